@@ -1,0 +1,134 @@
+"""The Redis client the store talks to, built once per process from settings.
+
+Kept apart from the store's logic, as django-redis does: the store asks for
+``get_client()`` and never cares whether it is one server, a Sentinel-managed
+primary, a Cluster, a django-redis pool, or the embedded fakeredis default.
+
+The authentication path needs short, bounded timeouts: redis-py's defaults
+(seconds of socket timeout, many retries with backoff) would hold a request
+for seconds before the 503 that an outage must produce.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import redis
+from django.core.signals import setting_changed
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from .settings import SETTING_NAME, token_settings
+
+logger = logging.getLogger("redistoken")
+
+#: Errors that mean "Redis cannot answer now", as opposed to "no such token".
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,  # includes BusyLoadingError
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ReadOnlyError,  # a demoted primary after a failover
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.MasterDownError,
+    redis.exceptions.ClusterError,
+)
+
+_CONNECTION_SETTINGS = (
+    "REDIS_URL",
+    "CACHE_ALIAS",
+    "CLUSTER",
+    "SENTINELS",
+    "SENTINEL_SERVICE_NAME",
+    "SOCKET_TIMEOUT",
+    "SOCKET_CONNECT_TIMEOUT",
+    "RETRY_ATTEMPTS",
+)
+
+_lock = threading.Lock()
+_client: Any = None
+_built_from: tuple[Any, ...] | None = None
+
+
+def _fingerprint() -> tuple[Any, ...]:
+    return tuple(repr(getattr(token_settings, name)) for name in _CONNECTION_SETTINGS)
+
+
+def _retry() -> Retry:
+    return Retry(
+        ExponentialBackoff(cap=0.05, base=0.01),
+        token_settings.RETRY_ATTEMPTS,
+        supported_errors=(redis.exceptions.ConnectionError, redis.exceptions.TimeoutError),
+    )
+
+
+def _options() -> dict[str, Any]:
+    return {
+        "socket_timeout": token_settings.SOCKET_TIMEOUT,
+        "socket_connect_timeout": token_settings.SOCKET_CONNECT_TIMEOUT,
+        "retry": _retry(),
+        "health_check_interval": 30,
+    }
+
+
+def is_embedded() -> bool:
+    """True when no Redis is configured and the in-process fakeredis is used."""
+    s = token_settings
+    return not (s.REDIS_URL or s.CACHE_ALIAS or s.SENTINELS)
+
+
+def _build() -> Any:
+    s = token_settings
+    if s.CACHE_ALIAS:
+        from django_redis import get_redis_connection
+
+        return get_redis_connection(s.CACHE_ALIAS)
+    if s.SENTINELS:
+        from redis.sentinel import Sentinel
+
+        options = _options()
+        sentinel = Sentinel(s.SENTINELS, sentinel_kwargs={"socket_timeout": s.SOCKET_TIMEOUT}, **options)
+        return sentinel.master_for(s.SENTINEL_SERVICE_NAME, **options)
+    if s.REDIS_URL and s.CLUSTER:
+        from redis.cluster import RedisCluster
+
+        options = _options()
+        options.pop("health_check_interval")
+        return RedisCluster.from_url(s.REDIS_URL, **options)
+    if s.REDIS_URL:
+        return redis.Redis.from_url(s.REDIS_URL, **_options())
+    import fakeredis
+
+    logger.warning(
+        "redistoken is using the embedded in-process fakeredis: tokens do not survive "
+        "a restart and are not shared between processes. Set REDISTOKEN['REDIS_URL']."
+    )
+    return fakeredis.FakeRedis(server=fakeredis.FakeServer(version=(7, 0)))
+
+
+def get_client() -> Any:
+    """The process-wide Redis client (thread-safe; redis-py pools are per pid)."""
+    global _client, _built_from
+    if _client is None:
+        with _lock:
+            if _client is None:
+                _built_from = _fingerprint()
+                _client = _build()
+    return _client
+
+
+def reset_client() -> None:
+    """Forget the client, so the next call builds one from the current settings."""
+    global _client
+    with _lock:
+        _client = None
+
+
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    """Rebuild the client only when a setting it was built from changed."""
+    if setting == "CACHES" or (setting == SETTING_NAME and _fingerprint() != _built_from):
+        reset_client()
+
+
+setting_changed.connect(_on_setting_changed)

@@ -1,0 +1,64 @@
+"""Request and response shapes of the HTTP API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import authenticate
+from rest_framework import serializers
+
+from .settings import token_settings
+
+GENERIC_LOGIN_ERROR = "Unable to log in with the provided credentials."
+
+
+class LoginSerializer(serializers.Serializer):
+    """Username and password; an unknown user, a wrong password and an
+    inactive user all give the same error."""
+
+    username = serializers.CharField(max_length=254, trim_whitespace=False)
+    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+    device = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+    def validate_device(self, value: str) -> str:
+        return value[: token_settings.DEVICE_NAME_MAX_LENGTH]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        user = authenticate(self.context.get("request"), username=attrs["username"], password=attrs["password"])
+        if user is None or not getattr(user, "is_active", True):
+            raise serializers.ValidationError(GENERIC_LOGIN_ERROR, code="authorization")
+        attrs["user"] = user
+        return attrs
+
+
+class SessionSerializer(serializers.Serializer):
+    """A session as its owner sees it: never a token or a hash of one."""
+
+    id = serializers.CharField()
+    created = serializers.DateTimeField()
+    last_used = serializers.DateTimeField()
+    expires_in = serializers.IntegerField()
+    user_agent = serializers.CharField()
+    ip = serializers.CharField()
+    device = serializers.CharField()
+    current = serializers.SerializerMethodField()
+
+    def get_current(self, session: Any) -> bool:
+        current = self.context.get("current_session_id")
+        return current is not None and session.id == current
+
+
+class TokenResponseSerializer(serializers.Serializer):
+    """RFC 6749 section 5.1 token response, plus the new session."""
+
+    token = serializers.CharField()
+    token_type = serializers.CharField()
+    expires_in = serializers.IntegerField()
+    session = SessionSerializer()
+
+
+class RevocationSerializer(serializers.Serializer):
+    """RFC 7009: the token to revoke."""
+
+    token = serializers.CharField(max_length=512, trim_whitespace=True)
+    token_type_hint = serializers.CharField(max_length=64, required=False)

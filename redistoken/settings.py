@@ -1,0 +1,134 @@
+"""redistoken's settings: ``settings.REDISTOKEN`` merged over the defaults.
+
+Read them through ``token_settings``; it follows ``override_settings`` in tests.
+Durations accept seconds (int or float) or a ``datetime.timedelta``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.signals import setting_changed
+
+SETTING_NAME = "REDISTOKEN"
+
+DEFAULTS: dict[str, Any] = {
+    # Session lifetime.
+    "IDLE_TIMEOUT": timedelta(days=14),
+    "ABSOLUTE_LIFETIME": timedelta(days=90),
+    # Renew only when at least this much time has passed since the last
+    # renewal; 0 renews on every request. A larger value saves writes (and
+    # replication) at the price of "last used" being that coarse.
+    "RENEW_INTERVAL": timedelta(0),
+    # Token format and HTTP.
+    "TOKEN_PREFIX": "rtk",
+    "AUTH_HEADER_KEYWORDS": ("Token",),
+    "WWW_AUTHENTICATE_REALM": "api",
+    "USER_LOADING": "lazy",  # or "eager"
+    "MAX_SESSIONS_PER_USER": None,  # None: no cap
+    "LOGIN_THROTTLE_RATES": {"address": "30/min", "username": "10/min"},
+    "DEVICE_NAME_MAX_LENGTH": 64,
+    "USER_AGENT_MAX_LENGTH": 256,
+    # Redis.
+    "KEY_PREFIX": "rt:",
+    "REDIS_URL": None,
+    "CACHE_ALIAS": None,  # a django-redis cache alias to share its pool
+    "CLUSTER": False,  # REDIS_URL points at a Redis Cluster node
+    "SENTINELS": None,  # [("host", port), ...] with SENTINEL_SERVICE_NAME
+    "SENTINEL_SERVICE_NAME": None,
+    "SOCKET_TIMEOUT": 0.25,
+    "SOCKET_CONNECT_TIMEOUT": 0.25,
+    "RETRY_ATTEMPTS": 1,
+    "RETRY_AFTER": 5,  # seconds, sent with 503 when Redis is unavailable
+}
+
+DURATIONS = ("IDLE_TIMEOUT", "ABSOLUTE_LIFETIME", "RENEW_INTERVAL")
+
+
+def seconds(value: timedelta | float) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class TokenSettings:
+    """Attribute access to the merged settings, with durations in seconds."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] | None = None
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        return dict(getattr(django_settings, SETTING_NAME, None) or {})
+
+    def _load(self) -> dict[str, Any]:
+        if self._cache is None:
+            merged = {**DEFAULTS, **self.user_settings}
+            for name in DURATIONS:
+                if isinstance(merged[name], (int, float, timedelta)):
+                    merged[name] = seconds(merged[name])
+            if isinstance(merged["AUTH_HEADER_KEYWORDS"], str):
+                merged["AUTH_HEADER_KEYWORDS"] = (merged["AUTH_HEADER_KEYWORDS"],)
+            self._cache = merged
+        return self._cache
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown redistoken setting: {name!r}")
+        return self._load()[name]
+
+    def reload(self) -> None:
+        self._cache = None
+
+
+token_settings = TokenSettings()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTING_NAME:
+        token_settings.reload()
+
+
+# Connected before any other receiver of ours, so they see the new values.
+setting_changed.connect(_reload)
+
+
+def problems() -> list[str]:
+    """Every reason the current settings cannot work, for the system checks."""
+    errors = [f"Unknown setting {name!r}." for name in token_settings.user_settings if name not in DEFAULTS]
+    s = token_settings
+    for name in DURATIONS:
+        value = getattr(s, name)
+        if not isinstance(value, float) or value < 0:
+            errors.append(f"{name} must be a non-negative number of seconds or a timedelta.")
+    if not errors:
+        if s.IDLE_TIMEOUT < 1:
+            errors.append("IDLE_TIMEOUT must be at least one second.")
+        if s.ABSOLUTE_LIFETIME < s.IDLE_TIMEOUT:
+            errors.append("ABSOLUTE_LIFETIME must not be shorter than IDLE_TIMEOUT.")
+        if s.RENEW_INTERVAL >= s.IDLE_TIMEOUT:
+            errors.append("RENEW_INTERVAL must be shorter than IDLE_TIMEOUT, or sessions in use would expire.")
+    prefix = s.TOKEN_PREFIX
+    if not (isinstance(prefix, str) and prefix.isascii() and prefix.isalnum() and 1 <= len(prefix) <= 10):
+        errors.append("TOKEN_PREFIX must be 1 to 10 ASCII letters or digits.")
+    keywords = s.AUTH_HEADER_KEYWORDS
+    if not keywords or not all(isinstance(k, str) and k.isascii() and k.isalpha() for k in keywords):
+        errors.append("AUTH_HEADER_KEYWORDS must be a non-empty list of words such as 'Token' or 'Bearer'.")
+    if s.USER_LOADING not in ("lazy", "eager"):
+        errors.append("USER_LOADING must be 'lazy' or 'eager'.")
+    cap = s.MAX_SESSIONS_PER_USER
+    if cap is not None and (not isinstance(cap, int) or cap < 1):
+        errors.append("MAX_SESSIONS_PER_USER must be None or a positive integer.")
+    if not isinstance(s.KEY_PREFIX, str) or not s.KEY_PREFIX or "{" in s.KEY_PREFIX or "}" in s.KEY_PREFIX:
+        errors.append("KEY_PREFIX must be a non-empty string without braces.")
+    if s.REDIS_URL and s.CACHE_ALIAS:
+        errors.append("Set REDIS_URL or CACHE_ALIAS, not both.")
+    if bool(s.SENTINELS) != bool(s.SENTINEL_SERVICE_NAME):
+        errors.append("SENTINELS and SENTINEL_SERVICE_NAME go together.")
+    for name in ("SOCKET_TIMEOUT", "SOCKET_CONNECT_TIMEOUT"):
+        value = getattr(s, name)
+        if not isinstance(value, (int, float)) or value <= 0:
+            errors.append(f"{name} must be a positive number of seconds.")
+    if not isinstance(s.RETRY_ATTEMPTS, int) or s.RETRY_ATTEMPTS < 0:
+        errors.append("RETRY_ATTEMPTS must be a non-negative integer.")
+    return errors

@@ -1,0 +1,112 @@
+"""The token format: generation, parsing and the storage hash. No I/O.
+
+A token looks like ``rtk_1AbCdEfGh...`` and is built from::
+
+    <prefix> "_" <version:1> <tag:8> <session id:12> <secret:27> <checksum:6>
+
+* ``version`` lets a future format coexist with this one, so a format change
+  never logs users out: parsers dispatch on it.
+* ``tag`` is derived from the user id; every Redis key of one user shares it
+  as a Redis Cluster hash tag, so it must be readable from the token alone.
+* ``session id`` names the session in listings and URLs; it is not secret.
+* ``secret`` carries 160 bits from :mod:`secrets`.
+* ``checksum`` is a CRC32 of everything before it, so mistyped, truncated or
+  made-up tokens are rejected without touching Redis (as GitHub tokens do).
+
+Only :func:`verifier` of a token is ever stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+VERSION = "1"
+TAG_LENGTH = 8
+SESSION_ID_LENGTH = 12
+SECRET_LENGTH = 27  # 62**27 > 2**160
+CHECKSUM_LENGTH = 6  # 62**6 > 2**32
+BODY_LENGTH = 1 + TAG_LENGTH + SESSION_ID_LENGTH + SECRET_LENGTH + CHECKSUM_LENGTH
+
+SESSION_ID_RE = re.compile(rf"[0-9A-Za-z]{{{SESSION_ID_LENGTH}}}")
+_BODY_RE = re.compile(rf"[0-9A-Za-z]{{{BODY_LENGTH}}}")
+
+
+class MalformedToken(ValueError):
+    """The string claims our prefix but is not a valid token of ours."""
+
+
+@dataclass(frozen=True)
+class ParsedToken:
+    """The public parts of a well-formed token; the secret stays in ``raw``."""
+
+    raw: str
+    tag: str
+    session_id: str
+
+    @property
+    def verifier(self) -> str:
+        return verifier(self.raw)
+
+
+def _encode(number: int, length: int) -> str:
+    chars = []
+    for _ in range(length):
+        number, digit = divmod(number, 62)
+        chars.append(ALPHABET[digit])
+    return "".join(reversed(chars))
+
+
+def _random(length: int) -> str:
+    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+
+
+def _checksum(text: str) -> str:
+    return _encode(binascii.crc32(text.encode("ascii")), CHECKSUM_LENGTH)
+
+
+def user_tag(user_id: object) -> str:
+    """The hash tag shared by all keys of one user (stable across processes)."""
+    digest = hashlib.sha256(f"redistoken-user:{user_id}".encode()).digest()
+    return _encode(int.from_bytes(digest[:8], "big"), TAG_LENGTH)
+
+
+def new_session_id() -> str:
+    return _random(SESSION_ID_LENGTH)
+
+
+def generate(prefix: str, tag: str, session_id: str) -> str:
+    """A fresh token for the session ``session_id`` of the user with ``tag``."""
+    head = f"{prefix}_{VERSION}{tag}{session_id}{_random(SECRET_LENGTH)}"
+    return head + _checksum(head)
+
+
+def owns(prefix: str, raw: str) -> bool:
+    """Whether ``raw`` claims to be one of our tokens (by its prefix)."""
+    return raw.startswith(prefix + "_")
+
+
+def parse(prefix: str, raw: str) -> ParsedToken:
+    """Check a token claiming our prefix; raise :class:`MalformedToken` if bad."""
+    body = raw[len(prefix) + 1 :]
+    if not _BODY_RE.fullmatch(body):
+        raise MalformedToken("Invalid token format.")
+    if body[0] != VERSION:
+        raise MalformedToken("Unsupported token version.")
+    head, checksum = raw[:-CHECKSUM_LENGTH], raw[-CHECKSUM_LENGTH:]
+    if not secrets.compare_digest(_checksum(head), checksum):
+        raise MalformedToken("Invalid token checksum.")
+    tag = body[1 : 1 + TAG_LENGTH]
+    session_id = body[1 + TAG_LENGTH : 1 + TAG_LENGTH + SESSION_ID_LENGTH]
+    return ParsedToken(raw=raw, tag=tag, session_id=session_id)
+
+
+def verifier(raw: str) -> str:
+    """The only form of a token kept at rest: 128 bits of its SHA-256."""
+    digest = hashlib.sha256(raw.encode("utf-8")).digest()[:16]
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")

@@ -1,0 +1,63 @@
+"""Loading the user behind a session: lazily (no query until needed) or eagerly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.utils.functional import LazyObject, empty
+from rest_framework.exceptions import AuthenticationFailed
+
+
+def load_user(user_id: str) -> Any:
+    """The active user with this id; a missing or inactive user fails as 401."""
+    model = get_user_model()
+    try:
+        user = model._default_manager.get(pk=model._meta.pk.to_python(user_id))
+    except (model.DoesNotExist, ValueError, TypeError) as exc:
+        raise AuthenticationFailed("User inactive or deleted.") from exc
+    if not getattr(user, "is_active", True):
+        raise AuthenticationFailed("User inactive or deleted.")
+    return user
+
+
+class LazyUser(LazyObject):
+    """The session's user, loaded from the database on first real use.
+
+    ``pk``, the primary key attribute (``id`` for the default user model),
+    ``is_authenticated`` and ``is_anonymous`` are answered from the session,
+    so a view that only needs to know who is calling costs no query. Any
+    other attribute loads the user once; a user found inactive or deleted
+    then fails the request with 401.
+    """
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__()
+        model = get_user_model()
+        self.__dict__["_user_id"] = user_id
+        self.__dict__["_pk"] = model._meta.pk.to_python(user_id)
+        self.__dict__["_pk_attname"] = model._meta.pk.attname
+
+    def __bool__(self) -> bool:
+        return True  # ``request.user and ...`` must not load the user
+
+    @property
+    def pk(self) -> Any:
+        return self.__dict__["_pk"] if self._wrapped is empty else self._wrapped.pk
+
+    def __getattr__(self, name: str) -> Any:
+        if name == self.__dict__.get("_pk_attname") and self._wrapped is empty:
+            return self.__dict__["_pk"]
+        if self._wrapped is empty:
+            self._setup()
+        return getattr(self._wrapped, name)
+
+    def _setup(self) -> None:
+        self._wrapped = load_user(self.__dict__["_user_id"])
+
+    def __repr__(self) -> str:
+        state = "unloaded" if self._wrapped is empty else "loaded"
+        return f"<LazyUser pk={self.__dict__['_pk']!r} {state}>"

@@ -1,0 +1,136 @@
+"""HTTP endpoints: thin wrappers around the store API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from django.utils.cache import patch_cache_control
+from rest_framework import status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
+
+from . import store, tokens
+from .authentication import RedisTokenAuthentication
+from .exceptions import ServiceUnavailable
+from .serializers import LoginSerializer, RevocationSerializer, SessionSerializer, TokenResponseSerializer
+from .settings import token_settings
+from .throttling import LoginAddressThrottle, LoginUsernameThrottle
+
+
+class StoreView(APIView):
+    """Base view: authenticated by redistoken; Redis outages answer 503."""
+
+    authentication_classes = [RedisTokenAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, store.StoreUnavailable):
+            exc = ServiceUnavailable()
+        return super().handle_exception(exc)
+
+    def session_data(self, sessions: list[store.Session]) -> Any:
+        current = getattr(self.request.auth, "id", None)
+        return SessionSerializer(sessions, many=True, context={"current_session_id": current}).data
+
+
+def _no_store(response: Response) -> Response:
+    """RFC 6749 5.1: responses carrying a token must never be cached."""
+    patch_cache_control(response, no_store=True)
+    response["Pragma"] = "no-cache"
+    return response
+
+
+class LoginView(StoreView):
+    """POST username and password (and an optional device name): a new token."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [LoginAddressThrottle, LoginUsernameThrottle]
+
+    def post(self, request: Request) -> Response:
+        serializer = LoginSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        issued = store.issue_token(
+            serializer.validated_data["user"],
+            device=serializer.validated_data["device"],
+            ip=BaseThrottle().get_ident(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
+        body = TokenResponseSerializer(
+            {
+                "token": issued.token,
+                "token_type": token_settings.AUTH_HEADER_KEYWORDS[0],
+                "expires_in": issued.session.expires_in,
+                "session": issued.session,
+            },
+            context={"current_session_id": issued.session.id},
+        ).data
+        return Response(body)
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        """Every answer of the login view, errors included, is ``no-store``."""
+        return _no_store(super().finalize_response(request, response, *args, **kwargs))
+
+
+class LogoutView(StoreView):
+    """POST: end the calling session."""
+
+    def post(self, request: Request) -> Response:
+        store.revoke_session(request.user.pk, request.auth.id, reason=store.Reason.LOGOUT, actor=request.user.pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllView(StoreView):
+    """POST: end every session of the caller, this one included."""
+
+    def post(self, request: Request) -> Response:
+        store.revoke_all(request.user.pk, reason=store.Reason.LOGOUT_ALL, actor=request.user.pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutOthersView(StoreView):
+    """POST: end every session of the caller except this one."""
+
+    def post(self, request: Request) -> Response:
+        revoked = store.revoke_other_sessions(request.user.pk, request.auth.id, actor=request.user.pk)
+        return Response({"revoked": len(revoked)})
+
+
+class SessionListView(StoreView):
+    """GET: the caller's live sessions."""
+
+    def get(self, request: Request) -> Response:
+        return Response(self.session_data(store.list_sessions(request.user.pk)))
+
+
+class SessionDetailView(StoreView):
+    """DELETE: end one of the caller's sessions (404 if not theirs or not live)."""
+
+    def delete(self, request: Request, session_id: str) -> Response:
+        if not store.revoke_session(request.user.pk, session_id, reason=store.Reason.LOGOUT, actor=request.user.pk):
+            raise Http404
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RevokeView(StoreView):
+    """RFC 7009 revocation: POST ``token``; 200 whether or not it was live."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [LoginAddressThrottle]
+
+    def post(self, request: Request) -> Response:
+        serializer = RevocationSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        raw = serializer.validated_data["token"]
+        prefix = token_settings.TOKEN_PREFIX
+        if tokens.owns(prefix, raw):
+            try:
+                store.revoke_token(tokens.parse(prefix, raw), reason=store.Reason.LOGOUT)
+            except tokens.MalformedToken:
+                pass  # RFC 7009 2.2: an invalid token is not an error
+        return _no_store(Response(status=status.HTTP_200_OK))

@@ -1,0 +1,136 @@
+"""Fixtures: every store-level test runs on fakeredis and on a real Redis.
+
+Real-server tests use ``REDIS_URL`` (default ``redis://127.0.0.1:6379/9``)
+with a key prefix unique to the test, and delete only their own keys. When
+that server does not answer they are skipped with the reason, unless
+``REDISTOKEN_REQUIRE_REDIS=1`` (set by CI), where they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from redistoken import connection
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9")
+REQUIRE_REDIS = os.environ.get("REDISTOKEN_REQUIRE_REDIS") == "1"
+
+
+def real_redis_or_skip() -> redis.Redis:
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1, socket_timeout=5)
+    try:
+        client.ping()
+    except redis.exceptions.RedisError as exc:
+        message = f"no Redis at {REDIS_URL} ({exc}); set REDIS_URL to run real-server tests"
+        if REQUIRE_REDIS:
+            pytest.fail(message)
+        pytest.skip(message)
+    return client
+
+
+def delete_prefix(client: redis.Redis, prefix: str) -> None:
+    for key in client.scan_iter(match=f"{prefix}*", count=1000):
+        client.delete(key)
+
+
+@pytest.fixture(params=["fakeredis", "redis"])
+def backend(request: pytest.FixtureRequest, settings: Any) -> Iterator[str]:
+    """Point redistoken at fakeredis or at a real server, with a private prefix."""
+    prefix = f"rttest-{uuid.uuid4().hex[:12]}:"
+    if request.param == "redis":
+        client = real_redis_or_skip()
+        settings.REDISTOKEN = {"REDIS_URL": REDIS_URL, "KEY_PREFIX": prefix, "SOCKET_TIMEOUT": 2}
+        yield request.param
+        delete_prefix(client, prefix)
+        client.close()
+    else:
+        settings.REDISTOKEN = {"KEY_PREFIX": prefix}
+        yield request.param
+    connection.reset_client()
+
+
+@pytest.fixture
+def real_redis(settings: Any) -> Iterator[redis.Redis]:
+    """The real server only (for counting on the server, TTL precision, ...)."""
+    client = real_redis_or_skip()
+    prefix = f"rttest-{uuid.uuid4().hex[:12]}:"
+    settings.REDISTOKEN = {"REDIS_URL": REDIS_URL, "KEY_PREFIX": prefix, "SOCKET_TIMEOUT": 2}
+    yield client
+    delete_prefix(client, prefix)
+    client.close()
+    connection.reset_client()
+
+
+class CountingClient:
+    """Wraps the store's client and counts the commands sent through it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self.inner, name)
+        if not callable(attribute):
+            return attribute
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return attribute(*args, **kwargs)
+
+        return counted
+
+
+@pytest.fixture
+def counting_client(backend: str, monkeypatch: pytest.MonkeyPatch) -> CountingClient:
+    counter = CountingClient(connection.get_client())
+    monkeypatch.setattr(connection, "_client", counter)
+    return counter
+
+
+class ServerMonitor:
+    """Counts commands as the Redis server sees them (MONITOR), ignoring the
+    commands run inside scripts, which are not round trips."""
+
+    def __init__(self, client: redis.Redis, key_prefix: str) -> None:
+        self.client = client
+        self.key_prefix = key_prefix
+        self.marker = f"rttest-monitor-{uuid.uuid4().hex}"
+        self.commands: list[str] = []
+        self._ready = threading.Event()
+
+    def __enter__(self) -> ServerMonitor:
+        self._thread = threading.Thread(target=self._listen, daemon=True)
+        self._thread.start()
+        self._ready.wait(5)
+        return self
+
+    def _listen(self) -> None:
+        with self.client.monitor() as monitor:
+            self._ready.set()
+            while True:
+                event = monitor.next_command()
+                if self.marker in event["command"]:
+                    return
+                if event.get("client_type") != "lua" and self.key_prefix in event["command"]:
+                    self.commands.append(event["command"])
+
+    def __exit__(self, *exc: Any) -> None:
+        self.client.echo(self.marker)
+        self._thread.join(10)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_cache() -> Iterator[None]:
+    """Login throttles count in Django's cache; each test starts from zero."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

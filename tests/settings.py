@@ -1,0 +1,14 @@
+"""Settings for the test suite: the demo's apps and URLs on in-memory SQLite."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "site"))
+
+from demo.settings import *  # noqa: E402,F403
+
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+REDISTOKEN: dict = {}
+LOGGING = {"version": 1, "disable_existing_loggers": False}
