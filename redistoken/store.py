@@ -3,22 +3,28 @@
 Every face of redistoken (the authentication class, the views, the admin,
 the management commands, the signal receivers) calls these functions.
 
-Keys (``P`` is ``KEY_PREFIX``, ``T`` the user's tag from :mod:`.tokens`)::
+One Redis hash per user is both the sessions and the per-user index
+(``P`` is ``KEY_PREFIX``, ``T`` the user's tag from :mod:`.tokens`)::
 
-    P{T}:s:<session id>   string with a TTL: the session (see authenticate.lua)
-    P{T}:i                sorted set: the user's session ids scored by expiry
+    P{T}                   hash with a TTL
+      <session id>         verifier|last used|absolute deadline|created|user id
+      m:<session id>       device TAB ip TAB user agent
 
-Expiry is Redis's own TTL, set from Redis's clock inside the scripts. The
-index always lives at least as long as its longest-lived session and is
-pruned by the scripts that read it, so it never needs keyspace
-notifications and vanishes by itself when its user stops coming back.
+Times are milliseconds of Redis's clock in base 36. A session lives until
+``min(last used + IDLE_TIMEOUT, absolute deadline)``, checked by the scripts
+against Redis's clock; the hash's own TTL is kept at the latest such expiry
+of its sessions, so a user who never comes back vanishes by itself, and
+every script that reads the hash prunes the sessions that have expired (no
+keyspace notifications involved). A small hash is one compact listpack
+allocation: about a half of what a key per session plus an index costs.
+Several users may share a tag (it is a 48-bit hash), so each session
+records its user id and every script checks it.
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
-import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,7 +43,6 @@ from .settings import token_settings
 logger = logging.getLogger("redistoken")
 
 LUA_DIR = Path(__file__).with_name("lua")
-_META_OFFSET = 65  # where the JSON metadata starts in a session value
 
 
 class StoreUnavailable(Exception):
@@ -94,38 +99,37 @@ def user_id_of(user: Any) -> str:
     return str(getattr(user, "pk", user))
 
 
-def index_key(tag: str) -> str:
-    return f"{token_settings.KEY_PREFIX}{{{tag}}}:i"
-
-
-def session_key(tag: str, session_id: str) -> str:
-    return f"{token_settings.KEY_PREFIX}{{{tag}}}:s:{session_id}"
+def user_key(tag: str) -> str:
+    """The hash holding every session of the users with this tag."""
+    return f"{token_settings.KEY_PREFIX}{{{tag}}}"
 
 
 def _ms(seconds: float) -> int:
     return int(seconds * 1000)
 
 
-def _time(ms: int | bytes | str) -> datetime:
-    return datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc)
+def _time(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
 
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else value
 
 
-def _session(session_id: str, value: str, expires_at_ms: int, now_ms: int) -> Session:
-    meta = json.loads(value[_META_OFFSET:])
+def _session(session_id: str, value: Any, meta: Any, expires_at_ms: Any, now_ms: int) -> Session:
+    """A :class:`Session` from a stored value and metadata (see the layout above)."""
+    _verifier, last_used, _absolute, created, user_id = _text(value).split("|", 4)
+    device, ip, user_agent = (_text(meta).split("\t", 2) + ["", "", ""])[:3]
     return Session(
         id=session_id,
-        user_id=meta["u"],
-        created=_time(value[37:50]),
-        last_used=_time(value[51:64]),
-        expires_at=_time(expires_at_ms),
+        user_id=user_id,
+        created=_time(int(created, 36)),
+        last_used=_time(int(last_used, 36)),
+        expires_at=_time(int(expires_at_ms)),
         now=_time(now_ms),
-        device=meta.get("d", ""),
-        ip=meta.get("i", ""),
-        user_agent=meta.get("a", ""),
+        device=device,
+        ip=ip,
+        user_agent=user_agent,
     )
 
 
@@ -159,7 +163,7 @@ def unavailable_as_error() -> Iterator[None]:
 
 
 def _clip(value: str | None, limit: int) -> str:
-    """Metadata as stored: printable, bounded, never None."""
+    """Metadata as stored: printable (so never a TAB), bounded, never None."""
     return "".join(ch for ch in (value or "") if ch.isprintable())[:limit]
 
 
@@ -193,17 +197,17 @@ def issue_token(user: Any, *, device: str = "", ip: str = "", user_agent: str = 
     session_id = tokens.new_session_id()
     raw = tokens.generate(s.TOKEN_PREFIX, tag, session_id)
     device = _clip(device, s.DEVICE_NAME_MAX_LENGTH)
-    meta = {"u": user_id, "d": device, "i": _clip(ip, 45), "a": _clip(user_agent, s.USER_AGENT_MAX_LENGTH)}
-    meta_json = json.dumps({k: v for k, v in meta.items() if v}, separators=(",", ":"), ensure_ascii=False)
+    ip = _clip(ip, 45)
+    user_agent = _clip(user_agent, s.USER_AGENT_MAX_LENGTH)
     result = _run(
         "issue",
-        [index_key(tag), session_key(tag, session_id)],
+        [user_key(tag)],
         [
-            tokens.verifier(raw),
             session_id,
+            tokens.verifier(raw),
+            f"{device}\t{ip}\t{user_agent}",
             _ms(s.IDLE_TIMEOUT),
             _ms(s.ABSOLUTE_LIFETIME),
-            meta_json,
             user_id,
             s.MAX_SESSIONS_PER_USER or 0,
             device,
@@ -222,9 +226,9 @@ def issue_token(user: Any, *, device: str = "", ip: str = "", user_agent: str = 
         last_used=stamp,
         expires_at=_time(expires_at_ms),
         now=stamp,
-        device=meta["d"],
-        ip=meta["i"],
-        user_agent=meta["a"],
+        device=device,
+        ip=ip,
+        user_agent=user_agent,
     )
     signals.session_created.send(sender=Session, user_id=user_id, session=session)
     return IssuedToken(token=raw, session=session)
@@ -235,29 +239,29 @@ def authenticate(token: tokens.ParsedToken) -> Session | None:
     s = token_settings
     result = _run(
         "authenticate",
-        [session_key(token.tag, token.session_id), index_key(token.tag)],
-        [token.verifier, token.session_id, _ms(s.IDLE_TIMEOUT), _ms(s.RENEW_INTERVAL)],
+        [user_key(token.tag)],
+        [token.session_id, token.verifier, _ms(s.IDLE_TIMEOUT), _ms(s.RENEW_INTERVAL)],
     )
     if not result:
         return None
-    value, expires_at_ms, now_ms = result
-    return _session(token.session_id, _text(value), int(expires_at_ms), int(now_ms))
+    value, meta, expires_at_ms, now_ms = result
+    return _session(token.session_id, value, meta, expires_at_ms, int(now_ms))
 
 
 def list_sessions(user: Any) -> list[Session]:
     """The user's live sessions, most recently used first."""
     user_id = user_id_of(user)
-    result = _run("sessions", [index_key(tokens.user_tag(user_id))], [user_id])
+    result = _run("sessions", [user_key(tokens.user_tag(user_id))], [user_id, _ms(token_settings.IDLE_TIMEOUT)])
     now_ms = int(result[0])
     found = [
-        _session(_text(result[i]), _text(result[i + 1]), int(result[i + 2]), now_ms)
-        for i in range(1, len(result), 3)
+        _session(_text(result[i]), result[i + 1], result[i + 2], result[i + 3], now_ms)
+        for i in range(1, len(result), 4)
     ]
     return sorted(found, key=lambda session: session.last_used, reverse=True)
 
 
 def _revoke(user_id: str, mode: str, session_id: str = "", verifier: str = "", tag: str | None = None) -> list[Any]:
-    key = index_key(tag or tokens.user_tag(user_id))
+    key = user_key(tag or tokens.user_tag(user_id))
     return list(_run("revoke", [key], [user_id, mode, session_id, verifier]))
 
 

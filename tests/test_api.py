@@ -218,4 +218,4 @@ def test_revoke_racing_concurrent_requests(client, user):
             thread.join()
     assert after == [401] * 30
     assert set(statuses) <= {200, 401}
-    assert not connection.get_client().exists(store.session_key(parsed.tag, parsed.session_id))
+    assert not connection.get_client().hexists(store.user_key(parsed.tag), parsed.session_id)

@@ -15,9 +15,28 @@ def parse(raw: str) -> tokens.ParsedToken:
     return tokens.parse(token_settings.TOKEN_PREFIX, raw)
 
 
-def session_ttl_ms(raw: str) -> int:
+def user_hash(raw: str) -> str:
+    return store.user_key(parse(raw).tag)
+
+
+def set_last_used(raw: str, seconds_ago: float) -> None:
+    """Rewind a session's last use, as if it had been idle that long."""
     parsed = parse(raw)
-    return connection.get_client().pttl(store.session_key(parsed.tag, parsed.session_id))
+    client = connection.get_client()
+    value = client.hget(user_hash(raw), parsed.session_id).decode()
+    verifier, last, rest = value.split("|", 2)
+    rewound = int(last, 36) - int(seconds_ago * 1000)
+    client.hset(user_hash(raw), parsed.session_id, f"{verifier}|{_base36(rewound)}|{rest}")
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    text = ""
+    while True:
+        number, digit = divmod(number, 36)
+        text = digits[digit] + text
+        if number == 0:
+            return text
 
 
 def test_issue_then_authenticate_returns_the_session():
@@ -34,11 +53,12 @@ def test_issue_then_authenticate_returns_the_session():
 def test_raw_token_never_reaches_redis():
     issued = store.issue_token(7, device="d")
     client = connection.get_client()
-    for key in client.scan_iter(match=f"{token_settings.KEY_PREFIX}*"):
-        assert issued.token.encode() not in key
-        value = client.get(key) if client.type(key) in (b"string", "string") else b""
-        assert issued.token.encode() not in value
-        assert issued.token.split("_", 1)[1].encode()[30:] not in value  # not even the secret part
+    secret = issued.token.encode()[-33:-6]
+    keys = list(client.scan_iter(match=f"{token_settings.KEY_PREFIX}*"))
+    assert len(keys) == 1
+    stored = b"".join([keys[0], *(part for item in client.hgetall(keys[0]).items() for part in item)])
+    assert issued.token.encode() not in stored
+    assert secret not in stored
 
 
 def test_unknown_token_and_wrong_secret_are_none():
@@ -56,12 +76,12 @@ def test_authentication_renews_the_idle_timeout(settings):
     issued = store.issue_token(7)
     parsed = parse(issued.token)
     client = connection.get_client()
-    key = store.session_key(parsed.tag, parsed.session_id)
-    client.pexpire(key, 3000)  # as if 7 s had passed without use
+    set_last_used(issued.token, 7)
+    client.pexpire(user_hash(issued.token), 3000)  # as the last renewal left it
     session = store.authenticate(parsed)
     assert session is not None
-    assert 9000 < client.pttl(key) <= 10000
-    assert client.pexpiretime(store.index_key(parsed.tag)) >= client.pexpiretime(key)
+    assert 9.0 < session.expires_in <= 10
+    assert 9000 < client.pttl(user_hash(issued.token)) <= 10000
     assert session.last_used >= issued.session.last_used
 
 
@@ -95,12 +115,15 @@ def test_renew_interval_skips_writes_until_due(settings):
     issued = store.issue_token(7)
     parsed = parse(issued.token)
     client = connection.get_client()
-    key = store.session_key(parsed.tag, parsed.session_id)
-    client.pexpire(key, 80_000)  # 20 s since the last renewal: not due yet
-    store.authenticate(parsed)
-    assert client.pttl(key) <= 80_000
-    client.pexpire(key, 60_000)  # 40 s: due
-    store.authenticate(parsed)
+    key = user_hash(issued.token)
+    set_last_used(issued.token, 20)  # not due yet: nothing is written
+    before = client.hget(key, parsed.session_id)
+    session = store.authenticate(parsed)
+    assert session is not None and 79 <= session.expires_in <= 80
+    assert client.hget(key, parsed.session_id) == before
+    set_last_used(issued.token, 40)  # due: renewed
+    session = store.authenticate(parsed)
+    assert session is not None and session.expires_in > 99
     assert client.pttl(key) > 99_000
 
 
@@ -144,20 +167,16 @@ def test_listing_prunes_dead_sessions_and_orders_by_last_use():
     store.authenticate(parse(first.token))
     listed = store.list_sessions(7)
     assert [s.id for s in listed] == [first.session.id, second.session.id]
-    parsed = parse(second.token)
-    client = connection.get_client()
-    client.delete(store.session_key(parsed.tag, parsed.session_id))  # as if expired
+    set_last_used(second.token, token_settings.IDLE_TIMEOUT + 1)  # as if expired
     assert [s.id for s in store.list_sessions(7)] == [first.session.id]
-    assert client.zcard(store.index_key(parsed.tag)) == 1
+    assert connection.get_client().hlen(user_hash(second.token)) == 2  # pruned: one session, one metadata
 
 
-def test_index_expires_with_its_last_session(settings):
+def test_user_hash_expires_with_its_last_session(settings):
     settings.REDISTOKEN = {**settings.REDISTOKEN, "IDLE_TIMEOUT": 1, "ABSOLUTE_LIFETIME": 10}
     issued = store.issue_token(7)
-    parsed = parse(issued.token)
     time.sleep(1.3)
-    client = connection.get_client()
-    assert not client.exists(store.index_key(parsed.tag))
+    assert not connection.get_client().exists(user_hash(issued.token))
 
 
 def test_users_sharing_a_tag_stay_apart(monkeypatch):
@@ -226,7 +245,7 @@ def test_renewal_racing_logout_never_resurrects():
     assert errors == []
     assert seen_after == [None] * 50
     client = connection.get_client()
-    assert not client.exists(store.session_key(parsed.tag, parsed.session_id))
+    assert not client.hexists(user_hash(issued.token), parsed.session_id)
     assert store.list_sessions(7) == []
 
 

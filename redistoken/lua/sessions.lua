@@ -1,27 +1,28 @@
--- List one user's live sessions, pruning the index as it goes.
+-- List one user's live sessions, pruning expired ones as it goes.
 --
--- KEYS[1]  the user's index (zset)  {prefix}{tag}:i
--- ARGV[1]  the user id, as stored in the sessions' metadata
+-- KEYS[1]  the user's hash  {prefix}{tag}
+-- ARGV[1]  the user id (other users may share the hash tag)
+-- ARGV[2]  idle timeout (ms)
 --
--- Returns {now_ms, session id, value, expires_at_ms, session id, value, ...}
--- for the sessions of that user (other users may share the hash tag).
--- Index members whose session has expired or vanished are removed here, so
--- a listing never shows a dead session and the index cannot grow stale.
+-- Returns {now_ms, session id, value, metadata, expires_at_ms, ...}.
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local base = string.sub(KEYS[1], 1, -2) .. 's:'
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local idle = tonumber(ARGV[2])
 local result = {now}
-local members = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-for i = 1, #members, 2 do
-    local sid = members[i]
-    local value = redis.call('GET', base .. sid)
-    if not value then
-        redis.call('ZREM', KEYS[1], sid)
-    elseif cjson.decode(string.sub(value, 66)).u == ARGV[1] then
-        table.insert(result, sid)
-        table.insert(result, value)
-        table.insert(result, now + redis.call('PTTL', base .. sid))
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+    local sid, value = fields[i], fields[i + 1]
+    if string.sub(sid, 1, 2) ~= 'm:' then
+        local last, absolute, uid = string.match(value, '^[^|]*|(%w+)|(%w+)|%w+|(.*)$')
+        local expires_at = math.min(tonumber(last, 36) + idle, tonumber(absolute, 36))
+        if expires_at <= now then
+            redis.call('HDEL', KEYS[1], sid, 'm:' .. sid)
+        elseif uid == ARGV[1] then
+            table.insert(result, sid)
+            table.insert(result, value)
+            table.insert(result, redis.call('HGET', KEYS[1], 'm:' .. sid) or '')
+            table.insert(result, expires_at)
+        end
     end
 end
 return result

@@ -58,6 +58,7 @@ DATABASES = {
 }
 
 USE_TZ = True
+TIME_ZONE = "UTC"
 STATIC_URL = "static/"
 STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
