@@ -132,3 +132,13 @@ def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
 
 
 setting_changed.connect(_on_setting_changed)
+
+
+def primaries() -> list[Any]:
+    """A client per primary that holds store keys, for work over the whole
+    store (SCAN-based revoke-all, stats): each primary of a Redis Cluster,
+    otherwise the one client."""
+    client = get_client()
+    if hasattr(client, "get_primaries"):  # redis.cluster.RedisCluster
+        return [client.get_redis_connection(node) for node in client.get_primaries()]
+    return [client]
