@@ -135,8 +135,8 @@ def _session(session_id: str, value: Any, meta: Any, expires_at_ms: Any, now_ms:
 
 @cache
 def _script(name: str) -> tuple[str, str]:
-    """The source of ``lua/<name>.lua`` and its SHA1, read once."""
-    source = (LUA_DIR / f"{name}.lua").read_text()
+    """``lua/common.lua`` + ``lua/<name>.lua`` and the SHA1 of that source, read once."""
+    source = (LUA_DIR / "common.lua").read_text() + (LUA_DIR / f"{name}.lua").read_text()
     return source, hashlib.sha1(source.encode()).hexdigest()
 
 

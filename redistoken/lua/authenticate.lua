@@ -8,6 +8,8 @@
 --          this old, so a busy session is not rewritten (and replicated) on
 --          every request; 0 renews every time
 --
+-- Uses common.lua (prepended).
+--
 -- Returns false when the session is unknown, expired or the verifier does
 -- not match; otherwise {session value, metadata, expires_at_ms, now_ms}.
 --
@@ -21,29 +23,15 @@ local value = redis.call('HGET', KEYS[1], sid)
 if not value or string.sub(value, 1, 22) ~= ARGV[2] then
     return false
 end
-local last, absolute, rest = string.match(value, '^[^|]*|(%w+)|(%w+)|(.*)$')
-last, absolute = tonumber(last, 36), tonumber(absolute, 36)
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local idle = tonumber(ARGV[3])
+local last, absolute, created, uid = parse(value)
+local now, idle = now_ms(), tonumber(ARGV[3])
 if math.min(last + idle, absolute) <= now then
     redis.call('HDEL', KEYS[1], sid, 'm:' .. sid)
     return false
 end
-
-local function base36(n)
-    local digits, text = '0123456789abcdefghijklmnopqrstuvwxyz', ''
-    repeat
-        local d = n % 36
-        text = string.sub(digits, d + 1, d + 1) .. text
-        n = (n - d) / 36
-    until n == 0
-    return text
-end
-
 if now > last and now - last >= tonumber(ARGV[4]) then
     last = now
-    value = ARGV[2] .. '|' .. base36(now) .. '|' .. base36(absolute) .. '|' .. rest
+    value = table.concat({ARGV[2], base36(now), base36(absolute), created, uid}, '|')
     redis.call('HSET', KEYS[1], sid, value)
     redis.call('PEXPIREAT', KEYS[1], math.min(now + idle, absolute), 'GT')
 end

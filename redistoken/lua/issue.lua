@@ -13,20 +13,11 @@
 -- ARGV[8]  device name ('' for none): an older session of this user with the
 --          same device name is replaced
 --
+-- Uses common.lua (prepended).
+--
 -- Returns {now_ms, expires_at_ms, replaced ids..., '', evicted ids...}.
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local idle, cap, device = tonumber(ARGV[4]), tonumber(ARGV[7]), ARGV[8]
-
-local function base36(n)
-    local digits, text = '0123456789abcdefghijklmnopqrstuvwxyz', ''
-    repeat
-        local d = n % 36
-        text = string.sub(digits, d + 1, d + 1) .. text
-        n = (n - d) / 36
-    until n == 0
-    return text
-end
+local now, idle = now_ms(), tonumber(ARGV[4])
+local cap, device = tonumber(ARGV[7]), ARGV[8]
 
 local function drop(sid)
     redis.call('HDEL', KEYS[1], sid, 'm:' .. sid)
@@ -37,9 +28,8 @@ local fields = redis.call('HGETALL', KEYS[1])
 for i = 1, #fields, 2 do
     local sid, value = fields[i], fields[i + 1]
     if string.sub(sid, 1, 2) ~= 'm:' then
-        local last, absolute, uid = string.match(value, '^[^|]*|(%w+)|(%w+)|%w+|(.*)$')
-        last, absolute = tonumber(last, 36), tonumber(absolute, 36)
-        if math.min(last + idle, absolute) <= now then
+        local last, _, _, uid = parse(value)
+        if expiry(value, idle) <= now then
             drop(sid)
         elseif uid == ARGV[6] then
             local meta = redis.call('HGET', KEYS[1], 'm:' .. sid) or ''
@@ -63,7 +53,7 @@ end
 local absolute = now + tonumber(ARGV[5])
 local expires_at = math.min(now + idle, absolute)
 local stamp = base36(now)
-local value = ARGV[2] .. '|' .. stamp .. '|' .. base36(absolute) .. '|' .. stamp .. '|' .. ARGV[6]
+local value = table.concat({ARGV[2], stamp, base36(absolute), stamp, ARGV[6]}, '|')
 redis.call('HSET', KEYS[1], ARGV[1], value, 'm:' .. ARGV[1], ARGV[3])
 if redis.call('PEXPIRETIME', KEYS[1]) < expires_at then
     redis.call('PEXPIREAT', KEYS[1], expires_at)

@@ -10,6 +10,8 @@
 -- ARGV[3]  a session id ('' when unused)
 -- ARGV[4]  a verifier (for "token"; '' otherwise)
 --
+-- Uses common.lua (prepended).
+--
 -- Returns {session id, user id, ...} for the sessions deleted (empty when
 -- none matched), so that each revocation can be signalled and logged.
 local mode, target = ARGV[2], ARGV[3]
@@ -23,7 +25,7 @@ local revoked = {}
 for i = 1, #fields, 2 do
     local sid, value = fields[i], fields[i + 1]
     if value and string.sub(sid, 1, 2) ~= 'm:' and (mode ~= 'others' or sid ~= target) then
-        local uid = string.match(value, '^[^|]*|%w+|%w+|%w+|(.*)$')
+        local _, _, _, uid = parse(value)
         if (mode == 'token' and string.sub(value, 1, 22) == ARGV[4]) or (mode ~= 'token' and uid == ARGV[1]) then
             redis.call('HDEL', KEYS[1], sid, 'm:' .. sid)
             table.insert(revoked, sid)

@@ -4,17 +4,17 @@
 -- ARGV[1]  the user id (other users may share the hash tag)
 -- ARGV[2]  idle timeout (ms)
 --
+-- Uses common.lua (prepended).
+--
 -- Returns {now_ms, session id, value, metadata, expires_at_ms, ...}.
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local idle = tonumber(ARGV[2])
+local now, idle = now_ms(), tonumber(ARGV[2])
 local result = {now}
 local fields = redis.call('HGETALL', KEYS[1])
 for i = 1, #fields, 2 do
     local sid, value = fields[i], fields[i + 1]
     if string.sub(sid, 1, 2) ~= 'm:' then
-        local last, absolute, uid = string.match(value, '^[^|]*|(%w+)|(%w+)|%w+|(.*)$')
-        local expires_at = math.min(tonumber(last, 36) + idle, tonumber(absolute, 36))
+        local expires_at = expiry(value, idle)
+        local _, _, _, uid = parse(value)
         if expires_at <= now then
             redis.call('HDEL', KEYS[1], sid, 'm:' .. sid)
         elseif uid == ARGV[1] then
