@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import identify_hasher
+from django.contrib.auth.hashers import get_hasher, identify_hasher
 from django.db.models.signals import post_delete, post_init, post_save, pre_save
 
 from . import store
@@ -42,9 +42,10 @@ def _is_hash_upgrade(instance: Any, old_hash: str | None, update_fields: Any) ->
     if getattr(instance, "_password", None) is not None or update_fields is None or set(update_fields) != {"password"}:
         return False
     try:
-        return bool(old_hash) and identify_hasher(old_hash).must_update(old_hash)
-    except ValueError:
+        hasher = identify_hasher(old_hash)
+    except ValueError:  # unusable or unknown: not something check_password() upgrades
         return False
+    return hasher.algorithm != get_hasher().algorithm or bool(hasher.must_update(old_hash))
 
 
 def _detect(sender: Any, instance: Any, raw: bool = False, update_fields: Any = None, **kwargs: Any) -> None:

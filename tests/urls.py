@@ -1,4 +1,5 @@
-"""Test URLs: the demo's, plus a view that only reads ``request.user.pk``."""
+"""Test URLs: the demo's, plus a view that only reads ``request.user.pk`` and a
+password-change endpoint."""
 
 from django.urls import path
 from rest_framework.response import Response
@@ -12,4 +13,13 @@ class WhoAmI(APIView):
         return Response({"pk": request.user.pk})
 
 
-urlpatterns = [*demo_urlpatterns, path("whoami/", WhoAmI.as_view())]
+class ChangePassword(APIView):
+    """What a project's own password-change endpoint typically does."""
+
+    def post(self, request):
+        request.user.set_password(request.data["password"])
+        request.user.save()
+        return Response(status=204)
+
+
+urlpatterns = [*demo_urlpatterns, path("whoami/", WhoAmI.as_view()), path("change-password/", ChangePassword.as_view())]
