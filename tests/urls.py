@@ -2,10 +2,12 @@
 password-change endpoint."""
 
 from django.urls import path
+from rest_framework.authentication import TokenAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from demo.urls import urlpatterns as demo_urlpatterns
+from redistoken.authentication import RedisTokenAuthentication
 
 
 class WhoAmI(APIView):
@@ -22,4 +24,15 @@ class ChangePassword(APIView):
         return Response(status=204)
 
 
-urlpatterns = [*demo_urlpatterns, path("whoami/", WhoAmI.as_view()), path("change-password/", ChangePassword.as_view())]
+class TransitionWhoAmI(WhoAmI):
+    """During a migration from DRF tokens: redistoken first, DRF's class after it."""
+
+    authentication_classes = [RedisTokenAuthentication, TokenAuthentication]
+
+
+urlpatterns = [
+    *demo_urlpatterns,
+    path("whoami/", WhoAmI.as_view()),
+    path("change-password/", ChangePassword.as_view()),
+    path("transition/whoami/", TransitionWhoAmI.as_view()),
+]
