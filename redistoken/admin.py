@@ -35,7 +35,8 @@ class SessionsAdminMixin:
     """Adds the sessions section, the revoke view and the bulk action."""
 
     def _may_revoke(self, request: HttpRequest) -> bool:
-        return bool(request.user.has_perm(SessionAdministration.PERMISSION))
+        user: Any = request.user
+        return bool(user.has_perm(SessionAdministration.PERMISSION))
 
     def _url_name(self, what: str) -> str:
         opts = self.model._meta  # type: ignore[attr-defined]
@@ -44,7 +45,8 @@ class SessionsAdminMixin:
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view(self.redistoken_revoke_view)  # type: ignore[attr-defined]
         own = [path("<path:object_id>/token-sessions/revoke/", view, name=self._url_name("redistoken_revoke"))]
-        return own + super().get_urls()  # type: ignore[misc]
+        theirs: list[Any] = super().get_urls()  # type: ignore[misc]
+        return own + theirs
 
     def render_change_form(
         self, request: HttpRequest, context: dict[str, Any], add: bool = False, change: bool = False, **kwargs: Any
@@ -84,7 +86,9 @@ class SessionsAdminMixin:
             if request.POST.get("all"):
                 count = len(store.revoke_all(user, reason=store.Reason.ADMIN, actor=request.user))
                 self.message_user(request, f"Revoked {count} session(s).")  # type: ignore[attr-defined]
-            elif store.revoke_session(user, request.POST.get("session", ""), reason=store.Reason.ADMIN, actor=request.user):
+            elif store.revoke_session(
+                user, request.POST.get("session", ""), reason=store.Reason.ADMIN, actor=request.user
+            ):
                 self.message_user(request, "Session revoked.")  # type: ignore[attr-defined]
             else:
                 self.message_user(request, "No such live session.", messages.WARNING)  # type: ignore[attr-defined]

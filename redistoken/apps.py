@@ -8,9 +8,9 @@ class RedisTokenConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
-        from . import receivers
+        from .receivers import connect
 
-        receivers.connect()
+        connect()  # account events end sessions
         if apps.is_installed("django.contrib.admin"):
             from django.contrib.admin import site
             from django.contrib.auth import get_user_model

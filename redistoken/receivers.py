@@ -41,6 +41,8 @@ def _is_hash_upgrade(instance: Any, old_hash: str | None, update_fields: Any) ->
     """``check_password()`` rehashing with a newer hasher is not a password change."""
     if getattr(instance, "_password", None) is not None or update_fields is None or set(update_fields) != {"password"}:
         return False
+    if not old_hash:
+        return False
     try:
         hasher = identify_hasher(old_hash)
     except ValueError:  # unusable or unknown: not something check_password() upgrades

@@ -25,7 +25,8 @@ class CanRevokeSessions(BasePermission):
     """The caller holds ``redistoken.revoke_sessions`` (loads the caller once)."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return bool(request.user.has_perm(SessionAdministration.PERMISSION))
+        user: Any = request.user
+        return bool(user.has_perm(SessionAdministration.PERMISSION))
 
 
 class StaffSessionsView(StoreView):

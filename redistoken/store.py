@@ -451,7 +451,7 @@ def import_drf_tokens(rows: list[LegacyToken]) -> int:
         pipe = client.pipeline(transaction=False)
         for _user_id, verifier, *_rest in prepared:
             pipe.exists(drf_alias_key(verifier))
-        fresh = [row for row, seen in zip(prepared, pipe.execute()) if not seen]
+        fresh = [row for row, seen in zip(prepared, pipe.execute(), strict=True) if not seen]
     if not fresh:
         return 0
     calls = [

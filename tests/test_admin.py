@@ -122,7 +122,11 @@ def test_staff_without_the_permission_sees_and_revokes_nothing(alice, helpdesk):
     assert "redistoken_revoke_all_sessions" not in changelist.content.decode()
     client.post(
         "/admin/auth/user/",
-        {"csrfmiddlewaretoken": csrf(changelist), "action": "redistoken_revoke_all_sessions", "_selected_action": [alice.pk]},
+        {
+            "csrfmiddlewaretoken": csrf(changelist),
+            "action": "redistoken_revoke_all_sessions",
+            "_selected_action": [alice.pk],
+        },
     )
     assert status(issued["token"]) == 200
 
@@ -178,7 +182,12 @@ def test_password_change_and_deactivation_in_the_admin_end_sessions(alice, root)
     page = client.get(url)
     response = client.post(
         url,
-        {"csrfmiddlewaretoken": csrf(page), "password1": "admin-set-pw-7", "password2": "admin-set-pw-7", "usable_password": "true"},
+        {
+            "csrfmiddlewaretoken": csrf(page),
+            "password1": "admin-set-pw-7",
+            "password2": "admin-set-pw-7",
+            "usable_password": "true",
+        },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert status(first) == 401

@@ -95,13 +95,13 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps(data, indent=2, default=str) if options["json"] else text)
 
     def bar(self, options: dict[str, Any], label: str, total: int) -> ProgressBar:
-        stream = getattr(self.stderr, "_out", self.stderr)  # the raw stream: the bar needs "\r", no endings
+        stream: Any = getattr(self.stderr, "_out", self.stderr)  # the raw stream: the bar needs "\r", no endings
         return ProgressBar(stream, label, total, enabled=options["progress"])
 
     def user(self, username: str) -> Any:
         model = get_user_model()
         try:
-            return model._default_manager.get_by_natural_key(username)
+            return model._default_manager.get(**{str(model.USERNAME_FIELD): username})
         except model.DoesNotExist as exc:
             raise CommandError(f"No user {username!r}.") from exc
 
