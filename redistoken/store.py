@@ -140,11 +140,11 @@ def _script(name: str) -> tuple[str, str]:
     return source, hashlib.sha1(source.encode()).hexdigest()
 
 
-def _run(name: str, keys: list[str], args: list[Any]) -> Any:
+def _run(name: str, keys: list[str], args: list[Any], client: Any = None) -> Any:
     """Run a script by its SHA; after a restart or failover lost the script
     cache (NOSCRIPT), send the source once, which also reloads it there."""
     source, sha = _script(name)
-    client = get_client()
+    client = client or get_client()
     with unavailable_as_error():
         try:
             return client.evalsha(sha, len(keys), *keys, *args)
@@ -346,6 +346,8 @@ def _scan(match: str, batch_size: int) -> Iterator[tuple[Any, list[str]]]:
 def _run_many(client: Any, name: str, calls: list[tuple[list[str], list[Any]]], *extra: Any) -> list[Any]:
     """Run a script once per (keys, args) in one pipelined round trip, plus
     ``extra`` (method name, args) commands; errors come back as values."""
+    if hasattr(client, "get_primaries") and not extra:  # RedisCluster pipelines refuse EVALSHA
+        return [_run(name, keys, args, client) for keys, args in calls]
     source, sha = _script(name)
     with unavailable_as_error():
         for attempt in range(2):
