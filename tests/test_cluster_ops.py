@@ -11,12 +11,15 @@ import pytest
 from redistoken import connection, store, tokens
 from redistoken.settings import token_settings
 
-from .servers import RedisServer
+from .servers import RedisServer, free_port
 
 
 @pytest.fixture
 def cluster(settings) -> Iterator[RedisServer]:
-    server = RedisServer("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf").start()
+    port = free_port()
+    while port + 10000 > 65535:  # the cluster bus listens on port + 10000
+        port = free_port()
+    server = RedisServer("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", port=port).start()
     try:
         server.client().execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
         deadline = time.monotonic() + 10

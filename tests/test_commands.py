@@ -2,6 +2,7 @@
 
 import io
 import json
+import time
 import uuid
 
 import pytest
@@ -42,6 +43,7 @@ def alice():
 @pytest.mark.usefixtures("backend")
 def test_sessions_human_and_json(alice):
     phone = store.issue_token(alice, device="Pixel 8", ip="203.0.113.9", user_agent="App/1")
+    time.sleep(0.01)  # distinct "last used" times: the listing is most recent first
     store.issue_token(alice, device="iPad")
     data, _ = run_json("sessions", "alice")
     assert data["user"] == "alice" and data["user_id"] == str(alice.pk)
