@@ -33,8 +33,8 @@ _EVENT = "_redistoken_event"  # the reason found in pre_save, acted upon in post
 
 def _snapshot(sender: Any, instance: Any, **kwargs: Any) -> None:
     """Remember what the row held, so a save can tell what it changes (no query)."""
-    fields = instance.__dict__
-    instance.__dict__[_LOADED] = (fields.get("password"), fields.get("is_active"))
+    fields = instance.__dict__  # deferred fields are absent: then nothing is compared
+    fields[_LOADED] = (fields.get("password"), fields.get("is_active"))
 
 
 def _is_hash_upgrade(instance: Any, old_hash: str | None, update_fields: Any) -> bool:
@@ -51,11 +51,15 @@ def _is_hash_upgrade(instance: Any, old_hash: str | None, update_fields: Any) ->
 
 
 def _detect(sender: Any, instance: Any, raw: bool = False, update_fields: Any = None, **kwargs: Any) -> None:
+    """pre_save: note what this save does to the account (acted upon once it is written)."""
     instance.__dict__.pop(_EVENT, None)
     if raw or instance._state.adding:
         return
     old_hash, was_active = instance.__dict__.get(_LOADED, (None, None))
-    saving = (lambda name: True) if update_fields is None else set(update_fields).__contains__
+
+    def saving(field: str) -> bool:
+        return update_fields is None or field in update_fields
+
     if saving("is_active") and was_active is True and instance.__dict__.get("is_active") is False:
         instance.__dict__[_EVENT] = store.Reason.DEACTIVATED
     elif saving("password") and (
@@ -67,6 +71,7 @@ def _detect(sender: Any, instance: Any, raw: bool = False, update_fields: Any = 
 
 
 def _act(sender: Any, instance: Any, created: bool = False, raw: bool = False, **kwargs: Any) -> None:
+    """post_save: end the sessions, after the row was written (a failure aborts an atomic block)."""
     reason = instance.__dict__.pop(_EVENT, None)
     _snapshot(sender, instance)  # the object now matches its row
     if reason is None:

@@ -161,3 +161,12 @@ def test_progress_bar_redraws_on_a_terminal_and_prints_lines_otherwise():
     bar.finish(1000)
     assert "\r" not in log.getvalue() and log.getvalue().splitlines()[-1].endswith("1000/1000")
     assert len(log.getvalue().splitlines()) == 2  # throttled: first update and the final line
+
+
+def test_batches_reload_scripts_lost_by_a_restart(backend, alice):
+    issued = store.issue_token(alice)
+    connection.get_client().script_flush()  # as after a restart or failover
+    assert store.stats().sessions == 1
+    connection.get_client().script_flush()
+    assert store.revoke_everything() == 1
+    assert not alive(issued)
