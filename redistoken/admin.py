@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -99,7 +100,8 @@ class SessionsAdminMixin:
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions: dict[str, Any] = super().get_actions(request)  # type: ignore[misc]
-        if self._may_revoke(request):
+        disabled = self.actions is None or IS_POPUP_VAR in request.GET  # type: ignore[attr-defined]
+        if not disabled and self._may_revoke(request):
             action = self.get_action("redistoken_revoke_all_sessions")  # type: ignore[attr-defined]
             actions[action[1]] = action
         return actions

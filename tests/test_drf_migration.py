@@ -143,3 +143,14 @@ def test_never_imported_and_lookalike_keys_are_left_to_other_classes(accept_drf,
         assert RedisTokenAuthentication().authenticate(request) is None
     assert tokens.derived_session_id("a" * 40) == tokens.derived_session_id("a" * 40)
     assert tokens.SESSION_ID_RE.fullmatch(tokens.derived_session_id("b" * 40))
+
+
+def test_a_check_warns_when_drfs_class_comes_first(settings):
+    from redistoken.checks import check_authentication_order
+
+    ours = "redistoken.authentication.RedisTokenAuthentication"
+    drf = "rest_framework.authentication.TokenAuthentication"
+    settings.REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": [drf, ours]}
+    assert [message.id for message in check_authentication_order()] == ["redistoken.W002"]
+    settings.REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": [ours, drf]}
+    assert check_authentication_order() == []
