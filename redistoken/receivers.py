@@ -21,6 +21,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import get_hasher, identify_hasher
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models.signals import post_delete, post_init, post_save, pre_save
 
 from . import store
@@ -70,21 +71,32 @@ def _detect(sender: Any, instance: Any, raw: bool = False, update_fields: Any = 
             instance.__dict__[_EVENT] = store.Reason.PASSWORD_CHANGE
 
 
-def _act(sender: Any, instance: Any, created: bool = False, raw: bool = False, **kwargs: Any) -> None:
-    """post_save: end the sessions, after the row was written (a failure aborts an atomic block)."""
+def _end_sessions(user_id: Any, reason: store.Reason, keep: str | None, using: str) -> None:
+    """Now, and inside an atomic block again at commit: a login that checked
+    the old password (or found the user) before the commit cannot keep the
+    session it got meanwhile."""
+
+    def end() -> None:
+        if reason is store.Reason.PASSWORD_CHANGE and keep:
+            store.revoke_other_sessions(user_id, keep, reason=reason, actor=user_id)
+        else:
+            store.revoke_all(user_id, reason=reason)
+
+    end()
+    if transaction.get_connection(using).in_atomic_block:
+        transaction.on_commit(end, using=using, robust=True)
+
+
+def _act(sender: Any, instance: Any, using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> None:
+    """post_save: end the sessions once the row is written (a failure aborts an atomic block)."""
     reason = instance.__dict__.pop(_EVENT, None)
     _snapshot(sender, instance)  # the object now matches its row
-    if reason is None:
-        return
-    keep = instance.__dict__.get(SESSION_ATTRIBUTE)
-    if reason is store.Reason.PASSWORD_CHANGE and keep:
-        store.revoke_other_sessions(instance.pk, keep, reason=reason, actor=instance.pk)
-    else:
-        store.revoke_all(instance.pk, reason=reason)
+    if reason is not None:
+        _end_sessions(instance.pk, reason, instance.__dict__.get(SESSION_ATTRIBUTE), using)
 
 
-def _deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
-    store.revoke_all(instance.pk, reason=store.Reason.DELETED)  # pk is still set in post_delete
+def _deleted(sender: Any, instance: Any, using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> None:
+    _end_sessions(instance.pk, store.Reason.DELETED, None, using)  # pk is still set in post_delete
 
 
 def connect() -> None:

@@ -172,3 +172,15 @@ def test_an_unreachable_redis_fails_the_change_instead_of_leaving_sessions(user,
         with transaction.atomic():
             loaded.save()
     assert fresh(user).check_password("correct horse")
+
+
+def test_a_login_racing_an_uncommitted_password_change_loses_at_commit(user, django_capture_on_commit_callbacks):
+    early = login()["token"]
+    with django_capture_on_commit_callbacks(execute=True):
+        with transaction.atomic():
+            loaded = fresh(user)
+            loaded.set_password("changed in a transaction")
+            loaded.save()
+            assert status(early) == 401  # at once, before the commit
+            racing = store.issue_token(user)  # a login that checked the old password meanwhile
+    assert racing.session.id and store.list_sessions(user) == []
