@@ -1,5 +1,5 @@
-"""Test URLs: the demo's, plus a view that only reads ``request.user.pk`` and a
-password-change endpoint."""
+"""Test URLs: the demo's, plus a view that only reads ``request.user.pk``, a
+password-change endpoint and a view authenticated as during a DRF migration."""
 
 from django.urls import path
 from rest_framework.authentication import TokenAuthentication
