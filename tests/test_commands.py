@@ -152,13 +152,14 @@ def test_progress_bar_redraws_on_a_terminal_and_prints_lines_otherwise():
     bar = ProgressBar(terminal, "work", 10)
     bar(5)
     bar(10)
-    bar.finish(10)
+    bar.finish()
     assert terminal.getvalue().count("\r") == 3 and "[" + "#" * 15 + " " * 15 + "] 5/10" in terminal.getvalue()
     log = io.StringIO()
     bar = ProgressBar(log, "work", 1000)
     for done in range(0, 1000, 10):
         bar(done)
-    bar.finish(1000)
+    bar(1000)
+    bar.finish()
     assert "\r" not in log.getvalue() and log.getvalue().splitlines()[-1].endswith("1000/1000")
     assert len(log.getvalue().splitlines()) == 2  # throttled: first update and the final line
 

@@ -32,8 +32,10 @@ class ProgressBar:
         self.stream, self.label, self.total, self.enabled = stream, label, max(total, 1), enabled
         self.tty = hasattr(stream, "isatty") and stream.isatty()
         self.last_line = 0.0
+        self.done = 0
 
     def __call__(self, done: int) -> None:
+        self.done = done
         if not self.enabled:
             return
         now = time.monotonic()
@@ -46,11 +48,11 @@ class ProgressBar:
         self.stream.write(("\r" + line) if self.tty else line + "\n")
         self.stream.flush()
 
-    def finish(self, done: int) -> None:
+    def finish(self) -> None:
         """The final count, as a full bar (``total`` was only an estimate)."""
         if self.enabled:
-            self.total, self.last_line = max(done, 1), 0.0
-            self(done)
+            self.total, self.last_line = max(self.done, 1), 0.0
+            self(self.done)
             if self.tty:
                 self.stream.write("\n")
 
@@ -87,7 +89,7 @@ class Command(BaseCommand):
         try:
             handler(options)
         except store.StoreUnavailable as exc:
-            raise CommandError(f"Redis cannot answer ({exc}); nothing was changed after that point.") from exc
+            raise CommandError(f"Redis cannot answer ({exc}). Safe to run again: revoke and import resume.") from exc
 
     # -- helpers ---------------------------------------------------------
 
@@ -143,26 +145,14 @@ class Command(BaseCommand):
             if answer.strip() != "yes":
                 raise CommandError("Cancelled; nothing was revoked.")
         bar = self.bar(options, "revoking", store.size_hint())
-        scanned = [0]
-
-        def progress(done: int) -> None:
-            scanned[0] = done
-            bar(done)
-
-        count = store.revoke_everything(reason=store.Reason.ADMIN, batch_size=options["batch_size"], progress=progress)
-        bar.finish(scanned[0])
-        self.output(options, {"revoked": count, "keys_scanned": scanned[0]}, f"Revoked {count} session(s).")
+        count = store.revoke_everything(reason=store.Reason.ADMIN, batch_size=options["batch_size"], progress=bar)
+        bar.finish()
+        self.output(options, {"revoked": count, "keys_scanned": bar.done}, f"Revoked {count} session(s).")
 
     def do_stats(self, options: dict[str, Any]) -> None:
         bar = self.bar(options, "scanning", store.size_hint())
-        scanned = [0]
-
-        def progress(done: int) -> None:
-            scanned[0] = done
-            bar(done)
-
-        result = store.stats(batch_size=options["batch_size"], progress=progress)
-        bar.finish(scanned[0])
+        result = store.stats(batch_size=options["batch_size"], progress=bar)
+        bar.finish()
         memory = "unknown (no MEMORY USAGE)" if result.memory_bytes is None else f"{result.memory_bytes} bytes"
         text = "\n".join(
             [
@@ -173,7 +163,7 @@ class Command(BaseCommand):
                 f"memory used:          {memory}",
             ]
         )
-        self.output(options, {**result.__dict__, "keys_scanned": scanned[0]}, text)
+        self.output(options, {**result.__dict__, "keys_scanned": bar.done}, text)
 
     def do_import_drf_tokens(self, options: dict[str, Any]) -> None:
         if not apps.is_installed("rest_framework.authtoken"):
@@ -193,6 +183,6 @@ class Command(BaseCommand):
             done += len(batch)
             last = batch[-1][1]
             bar(done)
-        bar.finish(done)
+        bar.finish()
         text = f"Imported {imported} of {done} DRF token(s); {done - imported} were already imported."
         self.output(options, {"tokens": done, "imported": imported, "already_imported": done - imported}, text)
