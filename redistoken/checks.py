@@ -38,7 +38,7 @@ def check_authentication_order(app_configs: Any = None, **kwargs: Any) -> list[C
 
     from .authentication import RedisTokenAuthentication
 
-    classes = list(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
+    classes: list[Any] = list(api_settings.DEFAULT_AUTHENTICATION_CLASSES)  # classes, once imported
     ours = [i for i, cls in enumerate(classes) if issubclass(cls, RedisTokenAuthentication)]
     drf = [i for i, cls in enumerate(classes) if issubclass(cls, TokenAuthentication)]
     if ours and drf and min(drf) < min(ours):
