@@ -29,7 +29,7 @@ class ProgressBar:
     line every few seconds (logs stay readable). ``total`` may be an upper bound."""
 
     def __init__(self, stream: TextIO, label: str, total: int, enabled: bool = True) -> None:
-        self.stream, self.label, self.total, self.enabled = stream, label, max(total, 1), enabled
+        self.stream, self.label, self.total, self.enabled = stream, label, total, enabled
         self.tty = hasattr(stream, "isatty") and stream.isatty()
         self.last_line = 0.0
         self.done = 0
@@ -42,7 +42,7 @@ class ProgressBar:
         if not self.tty and now - self.last_line < 2:
             return
         self.last_line = now
-        fraction = min(done / self.total, 1.0)
+        fraction = min(done / self.total, 1.0) if self.total else 1.0
         bar = "#" * int(fraction * 30)
         line = f"{self.label} [{bar:<30}] {done}/{self.total}"
         self.stream.write(("\r" + line) if self.tty else line + "\n")
@@ -51,7 +51,7 @@ class ProgressBar:
     def finish(self) -> None:
         """The final count, as a full bar (``total`` was only an estimate)."""
         if self.enabled:
-            self.total, self.last_line = max(self.done, 1), 0.0
+            self.total, self.last_line = self.done, 0.0
             self(self.done)
             if self.tty:
                 self.stream.write("\n")
