@@ -1,9 +1,24 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 
 
 class RedisTokenConfig(AppConfig):
     name = "redistoken"
     verbose_name = "Redis tokens"
+    default_auto_field = "django.db.models.AutoField"
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+        from .receivers import connect
+
+        connect()  # account events end sessions
+        if apps.is_installed("django.contrib.admin"):
+            from django.contrib.admin import site
+            from django.contrib.auth import get_user_model
+
+            # Admin modules are imported (autodiscover) when the admin app is
+            # ready; an app listed after ours may have replaced the UserAdmin
+            # that redistoken.admin extended then, so extend it again.
+            if get_user_model() in site._registry:
+                from .admin import install
+
+                install()

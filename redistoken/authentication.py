@@ -40,7 +40,7 @@ class RedisTokenAuthentication(BaseAuthentication):
             self._fail(request, "Invalid token header. Token string should not contain invalid characters.")
         prefix = token_settings.TOKEN_PREFIX
         if not tokens.owns(prefix, raw):
-            return None
+            return self.authenticate_drf_key(request, raw)
         try:
             parsed = tokens.parse(prefix, raw)
         except tokens.MalformedToken as exc:
@@ -55,8 +55,21 @@ class RedisTokenAuthentication(BaseAuthentication):
         if session is None:
             self._fail(request, "Invalid or expired token.")
         if token_settings.USER_LOADING == "eager":
-            return load_user(session.user_id), session
-        return LazyUser(session.user_id), session
+            return load_user(session.user_id, session.id), session
+        return LazyUser(session.user_id, session.id), session
+
+    def authenticate_drf_key(self, request: Request, raw: str) -> tuple[Any, store.Session] | None:
+        """With ``ACCEPT_DRF_TOKENS``, a DRF key imported by ``redistoken
+        import-drf-tokens`` is a session like any other (one more round trip
+        to find it). A key never imported returns ``None``, so DRF's
+        ``TokenAuthentication`` placed after this class can still accept it."""
+        if not (token_settings.ACCEPT_DRF_TOKENS and tokens.DRF_KEY_RE.fullmatch(raw)):
+            return None
+        try:
+            parsed = store.resolve_drf_token(raw)
+        except store.StoreUnavailable as exc:
+            raise ServiceUnavailable() from exc
+        return None if parsed is None else self.authenticate_credentials(request, parsed)
 
     def authenticate_header(self, request: Request) -> str:
         """RFC 6750 style: ``error`` only when credentials were sent and refused."""

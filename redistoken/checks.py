@@ -26,3 +26,28 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         )
     return messages
+
+
+@register("redistoken")
+def check_authentication_order(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """During a migration DRF's ``TokenAuthentication`` must come after ours:
+    placed first, it accepts a DRF key from its table even after redistoken
+    revoked the session imported from it."""
+    from rest_framework.authentication import TokenAuthentication
+    from rest_framework.settings import api_settings
+
+    from .authentication import RedisTokenAuthentication
+
+    classes: list[Any] = list(api_settings.DEFAULT_AUTHENTICATION_CLASSES)  # classes, once imported
+    ours = [i for i, cls in enumerate(classes) if issubclass(cls, RedisTokenAuthentication)]
+    drf = [i for i, cls in enumerate(classes) if issubclass(cls, TokenAuthentication)]
+    if ours and drf and min(drf) < min(ours):
+        return [
+            Warning(
+                "DRF's TokenAuthentication comes before RedisTokenAuthentication.",
+                hint="Put RedisTokenAuthentication first, or a revoked session imported from a DRF key "
+                "is still accepted by DRF's class.",
+                id="redistoken.W002",
+            )
+        ]
+    return []

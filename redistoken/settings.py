@@ -42,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     "SOCKET_CONNECT_TIMEOUT": 0.25,
     "RETRY_ATTEMPTS": 1,
     "RETRY_AFTER": 5,  # seconds, sent with 503 when Redis is unavailable
+    # Migration from rest_framework.authtoken: accept DRF keys imported by
+    # `manage.py redistoken import-drf-tokens` (one more round trip for those).
+    "ACCEPT_DRF_TOKENS": False,
 }
 
 DURATIONS = ("IDLE_TIMEOUT", "ABSOLUTE_LIFETIME", "RENEW_INTERVAL")
@@ -131,4 +134,6 @@ def problems() -> list[str]:
             errors.append(f"{name} must be a positive number of seconds.")
     if not isinstance(s.RETRY_ATTEMPTS, int) or s.RETRY_ATTEMPTS < 0:
         errors.append("RETRY_ATTEMPTS must be a non-negative integer.")
+    if not isinstance(s.ACCEPT_DRF_TOKENS, bool):
+        errors.append("ACCEPT_DRF_TOKENS must be True or False.")
     return errors

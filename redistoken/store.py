@@ -26,7 +26,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -37,7 +37,7 @@ from typing import Any
 import redis
 
 from . import signals, tokens
-from .connection import get_client
+from .connection import get_client, primaries
 from .settings import token_settings
 
 logger = logging.getLogger("redistoken")
@@ -140,11 +140,11 @@ def _script(name: str) -> tuple[str, str]:
     return source, hashlib.sha1(source.encode()).hexdigest()
 
 
-def _run(name: str, keys: list[str], args: list[Any]) -> Any:
+def _run(name: str, keys: list[str], args: list[Any], client: Any = None) -> Any:
     """Run a script by its SHA; after a restart or failover lost the script
     cache (NOSCRIPT), send the source once, which also reloads it there."""
     source, sha = _script(name)
-    client = get_client()
+    client = client or get_client()
     with unavailable_as_error():
         try:
             return client.evalsha(sha, len(keys), *keys, *args)
@@ -291,3 +291,189 @@ def revoke_token(token: tokens.ParsedToken, *, reason: Reason = Reason.LOGOUT, a
     """End the session of a token, whoever owns it (RFC 7009 revocation)."""
     revoked = _revoke("", "token", token.session_id, token.verifier, tag=token.tag)
     return bool(_announce_revoked(revoked, reason, actor))
+
+
+# -- many users at once: bulk account changes, the whole store, DRF import ---
+
+
+def revoke_all_for_users(users: Iterable[Any], *, reason: Reason = Reason.ADMIN, actor: Any = None) -> int:
+    """End every session of each user (objects or ids); the number ended.
+
+    ``QuerySet.update()`` sends no signals, so a bulk deactivation or password
+    change must call this itself, e.g. with ``qs.values_list("pk", flat=True)``.
+    """
+    return sum(len(revoke_all(user, reason=reason, actor=actor)) for user in users)
+
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Stats:
+    """The store as ``redistoken stats`` reports it."""
+
+    sessions: int
+    users: int
+    user_hashes: int
+    drf_aliases: int
+    memory_bytes: int | None  # None where MEMORY USAGE is unsupported (fakeredis)
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
+
+
+def size_hint() -> int:
+    """Keys in the store's database(s), store or not: an upper bound for progress bars."""
+    with unavailable_as_error():
+        return sum(int(client.dbsize()) for client in primaries())
+
+
+def _scan(match: str, batch_size: int) -> Iterator[tuple[Any, list[str]]]:
+    """(primary, keys) in batches of about ``batch_size``: SCAN, never KEYS,
+    so memory stays bounded and the server is never blocked for long."""
+    for client in primaries():
+        cursor = 0
+        while True:
+            with unavailable_as_error():
+                cursor, keys = client.scan(cursor, match=match, count=batch_size)
+            if keys:
+                yield client, [_text(key) for key in keys]
+            if int(cursor) == 0:
+                break
+
+
+def _run_many(client: Any, name: str, calls: list[tuple[list[str], list[Any]]], *extra: Any) -> list[Any]:
+    """Run a script once per (keys, args) in one pipelined round trip, plus
+    ``extra`` (method name, args) commands; errors come back as values."""
+    if hasattr(client, "get_primaries") and not extra:  # RedisCluster pipelines refuse EVALSHA
+        return [_run(name, keys, args, client) for keys, args in calls]
+    source, sha = _script(name)
+    with unavailable_as_error():
+        for attempt in range(2):
+            pipe = client.pipeline(transaction=False)
+            for keys, args in calls:
+                pipe.evalsha(sha, len(keys), *keys, *args)
+            for method, args in extra:
+                getattr(pipe, method)(*args)
+            results = pipe.execute(raise_on_error=False)
+            if attempt or not any(isinstance(r, redis.exceptions.NoScriptError) for r in results):
+                break
+            client.script_load(source)
+    for result in results[: len(calls)]:
+        if isinstance(result, Exception):
+            raise StoreUnavailable(type(result).__name__) from result
+    return list(results)
+
+
+def _user_hash_match() -> str:
+    return _glob_escape(token_settings.KEY_PREFIX) + "{*}"
+
+
+def revoke_everything(
+    *, reason: Reason = Reason.ADMIN, actor: Any = None, batch_size: int = 500, progress: Progress | None = None
+) -> int:
+    """End every session of every user (an incident switch); the number ended.
+
+    Works in SCAN batches, one pipelined round trip per batch, and signals
+    and logs each session like any other revocation.
+    """
+    done = revoked = 0
+    for client, keys in _scan(_user_hash_match(), batch_size):
+        results = _run_many(client, "revoke", [([key], ["", "every", "", ""]) for key in keys])
+        for pairs in results:
+            revoked += len(_announce_revoked(list(pairs), reason, actor))
+        done += len(keys)
+        if progress:
+            progress(done)
+    return revoked
+
+
+def stats(*, batch_size: int = 500, progress: Progress | None = None) -> Stats:
+    """Live sessions, users with sessions and memory, over the whole store."""
+    prefix = token_settings.KEY_PREFIX
+    sessions = users = hashes = aliases = 0
+    memory: int | None = 0
+    done = 0
+    idle = _ms(token_settings.IDLE_TIMEOUT)
+    for client, keys in _scan(_glob_escape(prefix) + "*", batch_size):
+        user_hashes = [key for key in keys if key.startswith(prefix + "{")]
+        aliases += sum(1 for key in keys if key.startswith(prefix + "drf:"))
+        sizes = [("memory_usage", (key, 0)) for key in keys] if memory is not None else []
+        results = _run_many(client, "census", [([key], [idle]) for key in user_hashes], *sizes)
+        for live, distinct in results[: len(user_hashes)]:
+            sessions, users, hashes = sessions + int(live), users + int(distinct), hashes + bool(live)
+        if memory is not None:
+            used = results[len(user_hashes) :]
+            if any(isinstance(result, redis.exceptions.ResponseError) for result in used):
+                memory = None  # fakeredis has no MEMORY USAGE
+            else:
+                memory += sum(int(result or 0) for result in used)
+        done += len(keys)
+        if progress:
+            progress(done)
+    return Stats(sessions=sessions, users=users, user_hashes=hashes, drf_aliases=aliases, memory_bytes=memory)
+
+
+def drf_alias_key(verifier: str) -> str:
+    """Where an imported DRF key's verifier points to its session."""
+    return f"{token_settings.KEY_PREFIX}drf:{verifier}"
+
+
+@dataclass(frozen=True)
+class LegacyToken:
+    """A DRF ``authtoken`` row to import (the key is only read, never stored)."""
+
+    user_id: Any
+    key: str
+    created: datetime
+
+
+def import_drf_tokens(rows: list[LegacyToken]) -> int:
+    """Make these DRF keys valid redistoken sessions; the number imported.
+
+    Each key gets a session in its user's hash (id derived from the key,
+    verifier as for any token) and an alias ``P drf:<verifier>`` ->
+    ``<tag>:<session id>`` living as long as the session can. A key whose
+    alias exists was imported before and is skipped, even if its session has
+    since been revoked: a re-run never brings a revoked session back.
+    Three pipelined round trips per batch (the alias and the hash may live
+    in different Cluster slots, so they cannot share a script).
+    """
+    s = token_settings
+    client = get_client()
+    prepared = []
+    for row in rows:
+        user_id = user_id_of(row.user_id)
+        verifier = tokens.verifier(row.key)
+        tag, session_id = tokens.user_tag(user_id), tokens.derived_session_id(row.key)
+        created_ms = int(row.created.timestamp() * 1000)
+        prepared.append((user_id, verifier, tag, session_id, created_ms))
+    with unavailable_as_error():
+        pipe = client.pipeline(transaction=False)
+        for _user_id, verifier, *_rest in prepared:
+            pipe.exists(drf_alias_key(verifier))
+        fresh = [row for row, seen in zip(prepared, pipe.execute(), strict=True) if not seen]
+    if not fresh:
+        return 0
+    calls = [
+        ([user_key(tag)], [sid, verifier, created, _ms(s.IDLE_TIMEOUT), _ms(s.ABSOLUTE_LIFETIME), user_id])
+        for user_id, verifier, tag, sid, created in fresh
+    ]
+    _run_many(client, "import", calls)
+    with unavailable_as_error():
+        pipe = client.pipeline(transaction=False)
+        for _user_id, verifier, tag, sid, _created in fresh:
+            pipe.set(drf_alias_key(verifier), f"{tag}:{sid}", px=_ms(s.ABSOLUTE_LIFETIME))
+        pipe.execute()
+    return len(fresh)
+
+
+def resolve_drf_token(raw: str) -> tokens.ParsedToken | None:
+    """The session an imported DRF key stands for, or ``None`` if never imported."""
+    with unavailable_as_error():
+        target = get_client().get(drf_alias_key(tokens.verifier(raw)))
+    if target is None:
+        return None
+    tag, _, session_id = _text(target).partition(":")
+    return tokens.ParsedToken(raw=raw, tag=tag, session_id=session_id)

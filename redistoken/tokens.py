@@ -110,3 +110,14 @@ def verifier(raw: str) -> str:
     """The only form of a token kept at rest: 128 bits of its SHA-256."""
     digest = hashlib.sha256(raw.encode("utf-8")).digest()[:16]
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def derived_session_id(secret: str) -> str:
+    """A session id computed from a foreign token (an imported DRF key), so a
+    re-import finds the same session; the key itself is never stored."""
+    digest = hashlib.sha256(f"redistoken-imported:{secret}".encode()).digest()
+    return _encode(int.from_bytes(digest[:9], "big"), SESSION_ID_LENGTH)
+
+
+#: DRF ``rest_framework.authtoken`` keys: 40 lowercase hex characters.
+DRF_KEY_RE = re.compile(r"[0-9a-f]{40}")

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from . import views
+from . import staff, views
 
 app_name = "redistoken"
 
@@ -14,4 +14,11 @@ urlpatterns = [
     path("revoke/", views.RevokeView.as_view(), name="revoke"),
     path("sessions/", views.SessionListView.as_view(), name="sessions"),
     re_path(r"^sessions/(?P<session_id>[^/]{1,64})/$", views.SessionDetailView.as_view(), name="session-detail"),
+    # Staff API (permission redistoken.revoke_sessions).
+    re_path(r"^users/(?P<user_id>[^/]{1,64})/sessions/$", staff.UserSessionsView.as_view(), name="user-sessions"),
+    re_path(
+        r"^users/(?P<user_id>[^/]{1,64})/sessions/(?P<session_id>[^/]{1,64})/$",
+        staff.UserSessionDetailView.as_view(),
+        name="user-session-detail",
+    ),
 ]

@@ -8,9 +8,15 @@ from django.contrib.auth import get_user_model
 from django.utils.functional import LazyObject, empty
 from rest_framework.exceptions import AuthenticationFailed
 
+from .receivers import SESSION_ATTRIBUTE
 
-def load_user(user_id: str) -> Any:
-    """The active user with this id; a missing or inactive user fails as 401."""
+
+def load_user(user_id: str, session_id: str = "") -> Any:
+    """The active user with this id; a missing or inactive user fails as 401.
+
+    The user is marked with ``session_id``, the session of the request, so a
+    password changed through it keeps that session (see ``receivers``).
+    """
     model = get_user_model()
     try:
         user = model._default_manager.get(pk=model._meta.pk.to_python(user_id))
@@ -18,6 +24,8 @@ def load_user(user_id: str) -> Any:
         raise AuthenticationFailed("User inactive or deleted.") from exc
     if not getattr(user, "is_active", True):
         raise AuthenticationFailed("User inactive or deleted.")
+    if session_id:
+        user.__dict__[SESSION_ATTRIBUTE] = session_id
     return user
 
 
@@ -34,10 +42,11 @@ class LazyUser(LazyObject):
     is_authenticated = True
     is_anonymous = False
 
-    def __init__(self, user_id: str) -> None:
+    def __init__(self, user_id: str, session_id: str = "") -> None:
         super().__init__()
         model = get_user_model()
         self.__dict__["_user_id"] = user_id
+        self.__dict__["_session_id"] = session_id
         self.__dict__["_pk"] = model._meta.pk.to_python(user_id)
         self.__dict__["_pk_attname"] = model._meta.pk.attname
 
@@ -56,7 +65,7 @@ class LazyUser(LazyObject):
         return getattr(self._wrapped, name)
 
     def _setup(self) -> None:
-        self._wrapped = load_user(self.__dict__["_user_id"])
+        self._wrapped = load_user(self.__dict__["_user_id"], self.__dict__["_session_id"])
 
     def __repr__(self) -> str:
         state = "unloaded" if self._wrapped is empty else "loaded"

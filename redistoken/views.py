@@ -133,4 +133,8 @@ class RevokeView(StoreView):
                 store.revoke_token(tokens.parse(prefix, raw), reason=store.Reason.LOGOUT)
             except tokens.MalformedToken:
                 pass  # RFC 7009 2.2: an invalid token is not an error
+        elif token_settings.ACCEPT_DRF_TOKENS and tokens.DRF_KEY_RE.fullmatch(raw):
+            imported = store.resolve_drf_token(raw)
+            if imported is not None:
+                store.revoke_token(imported, reason=store.Reason.LOGOUT)
         return _no_store(Response(status=status.HTTP_200_OK))

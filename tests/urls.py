@@ -1,10 +1,13 @@
-"""Test URLs: the demo's, plus a view that only reads ``request.user.pk``."""
+"""Test URLs: the demo's, plus a view that only reads ``request.user.pk``, a
+password-change endpoint and a view authenticated as during a DRF migration."""
 
 from django.urls import path
+from rest_framework.authentication import TokenAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from demo.urls import urlpatterns as demo_urlpatterns
+from redistoken.authentication import RedisTokenAuthentication
 
 
 class WhoAmI(APIView):
@@ -12,4 +15,24 @@ class WhoAmI(APIView):
         return Response({"pk": request.user.pk})
 
 
-urlpatterns = [*demo_urlpatterns, path("whoami/", WhoAmI.as_view())]
+class ChangePassword(APIView):
+    """What a project's own password-change endpoint typically does."""
+
+    def post(self, request):
+        request.user.set_password(request.data["password"])
+        request.user.save()
+        return Response(status=204)
+
+
+class TransitionWhoAmI(WhoAmI):
+    """During a migration from DRF tokens: redistoken first, DRF's class after it."""
+
+    authentication_classes = [RedisTokenAuthentication, TokenAuthentication]
+
+
+urlpatterns = [
+    *demo_urlpatterns,
+    path("whoami/", WhoAmI.as_view()),
+    path("change-password/", ChangePassword.as_view()),
+    path("transition/whoami/", TransitionWhoAmI.as_view()),
+]

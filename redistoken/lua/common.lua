@@ -32,3 +32,10 @@ local function expiry(value, idle)
     local last, absolute = parse(value)
     return math.min(last + idle, absolute)
 end
+
+-- Keep a hash alive at least until `at` (ms); a new hash has no TTL yet.
+local function keep_until(key, at)
+    if redis.call('PEXPIRETIME', key) < at then
+        redis.call('PEXPIREAT', key, at)
+    end
+end

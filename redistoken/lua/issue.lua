@@ -55,9 +55,7 @@ local expires_at = math.min(now + idle, absolute)
 local stamp = base36(now)
 local value = table.concat({ARGV[2], stamp, base36(absolute), stamp, ARGV[6]}, '|')
 redis.call('HSET', KEYS[1], ARGV[1], value, 'm:' .. ARGV[1], ARGV[3])
-if redis.call('PEXPIRETIME', KEYS[1]) < expires_at then
-    redis.call('PEXPIREAT', KEYS[1], expires_at)
-end
+keep_until(KEYS[1], expires_at)
 
 local result = {now, expires_at}
 for _, sid in ipairs(replaced) do table.insert(result, sid) end

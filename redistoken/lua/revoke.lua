@@ -7,6 +7,7 @@
 --            "token"  the session ARGV[3], if its verifier is ARGV[4]
 --            "others" every session of the user except ARGV[3]
 --            "all"    every session of the user
+--            "every"  every session in the hash, whoever's (revoke --all)
 -- ARGV[3]  a session id ('' when unused)
 -- ARGV[4]  a verifier (for "token"; '' otherwise)
 --
@@ -26,7 +27,13 @@ for i = 1, #fields, 2 do
     local sid, value = fields[i], fields[i + 1]
     if value and string.sub(sid, 1, 2) ~= 'm:' and (mode ~= 'others' or sid ~= target) then
         local _, _, _, uid = parse(value)
-        if (mode == 'token' and string.sub(value, 1, 22) == ARGV[4]) or (mode ~= 'token' and uid == ARGV[1]) then
+        local matches
+        if mode == 'token' then
+            matches = string.sub(value, 1, 22) == ARGV[4]
+        else
+            matches = mode == 'every' or uid == ARGV[1]
+        end
+        if matches then
             redis.call('HDEL', KEYS[1], sid, 'm:' .. sid)
             table.insert(revoked, sid)
             table.insert(revoked, uid)

@@ -1,0 +1,62 @@
+"""Staff API for dashboards: list and revoke any user's sessions.
+
+Guarded by the ``redistoken.revoke_sessions`` permission, as the admin is;
+revocations are recorded with reason ``admin`` and the caller as actor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from rest_framework import status
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from . import store
+from .models import SessionAdministration
+from .views import StoreView
+
+
+class CanRevokeSessions(BasePermission):
+    """The caller holds ``redistoken.revoke_sessions`` (loads the caller once)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user: Any = request.user
+        return bool(user.has_perm(SessionAdministration.PERMISSION))
+
+
+class StaffSessionsView(StoreView):
+    permission_classes = [IsAuthenticated, CanRevokeSessions]
+
+    def target(self, user_id: str) -> Any:
+        """The user named in the URL; 404 when there is none (or the id is not an id)."""
+        model = get_user_model()
+        try:
+            return model._default_manager.get(pk=model._meta.pk.to_python(user_id))
+        except (model.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
+            raise Http404 from exc
+
+
+class UserSessionsView(StaffSessionsView):
+    """GET: a user's live sessions. DELETE: end them all (200 ``{"revoked": n}``)."""
+
+    def get(self, request: Request, user_id: str) -> Response:
+        return Response(self.session_data(store.list_sessions(self.target(user_id))))
+
+    def delete(self, request: Request, user_id: str) -> Response:
+        revoked = store.revoke_all(self.target(user_id), reason=store.Reason.ADMIN, actor=request.user)
+        return Response({"revoked": len(revoked)})
+
+
+class UserSessionDetailView(StaffSessionsView):
+    """DELETE: end one session of a user (404 if it is not a live one of theirs)."""
+
+    def delete(self, request: Request, user_id: str, session_id: str) -> Response:
+        user = self.target(user_id)
+        if not store.revoke_session(user, session_id, reason=store.Reason.ADMIN, actor=request.user):
+            raise Http404
+        return Response(status=status.HTTP_204_NO_CONTENT)
