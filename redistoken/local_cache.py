@@ -171,7 +171,7 @@ class LocalCache(Generic[V]):
         self.connections = 0  # tracking connections made, for tests and stats
         # Guarded by _lock: the entries and what may still become one.
         self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple[str, str], tuple[str, V, float]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str], tuple[bytes, V, float]] = OrderedDict()
         self._sids: dict[str, set[str]] = {}
         self._inflight: dict[str, list[_Ticket]] = {}
         self._epoch = 0  # bumped on every flush; older tickets may not store
@@ -296,13 +296,16 @@ class LocalCache(Generic[V]):
 
     # -- the tracking connection (under _read_lock) --
 
-    def _connect(self) -> None:
+    def _connect(self) -> tuple[Any, socket.socket, bytearray]:
+        """A new tracking connection, its socket and the bytes read past the
+        CLIENT TRACKING reply. Blocks, so it runs without any lock held."""
         client = get_client()
         pool = client.connection_pool
         options = {**pool.connection_kwargs, "protocol": 3, "client_name": CLIENT_NAME}
         connection = pool.connection_class(**options)
         connection.connect()  # HELLO 3, AUTH, CLIENT SETNAME: request/response only
         sock = connection._sock  # redis-py has no public accessor; reads are ours from here
+        buffer = bytearray()
         try:
             sock.sendall(_command("CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", self.prefix))
             deadline = time.monotonic() + max(1.0, self.reconnect_after)
@@ -312,27 +315,30 @@ class LocalCache(Generic[V]):
                 chunk = sock.recv(65536)
                 if not chunk:
                     raise _ChannelLost("closed during CLIENT TRACKING")
-                self._buffer += chunk
+                buffer += chunk
                 try:
-                    reply, end = _parse(self._buffer, 0)
+                    reply, end = _parse(buffer, 0)
                 except _Incomplete:
                     continue
-                del self._buffer[:end]
+                del buffer[:end]
             if isinstance(reply, _ErrorReply):
                 raise _ChannelLost(f"CLIENT TRACKING refused: {reply.decode(errors='replace')}")
             sock.setblocking(False)
         except BaseException:
             connection.disconnect()
-            self._buffer.clear()
             raise
+        return connection, sock, buffer
+
+    def _install(self, connection: Any, sock: socket.socket, buffer: bytearray) -> None:
+        """Start reading a connection on which tracking is on (under _read_lock)."""
         # poll, not select: a busy process may hold file descriptors past 1024.
         # Two poll objects, as one may not be polled by two threads at once.
         self._poller, self._listen_poller = select.poll(), select.poll()
         self._poller.register(sock, select.POLLIN)
         self._listen_poller.register(sock, select.POLLIN)
-        self._connection, self._sock = connection, sock
+        self._connection, self._sock, self._buffer = connection, sock, buffer
         with self._lock:
-            # Tracking is on: a read sent from now on has its writes reported.
+            # A read sent from now on has every later write reported.
             self._tracking = True
 
     def _disconnect(self, reason: str) -> None:
@@ -341,8 +347,9 @@ class LocalCache(Generic[V]):
         with self._lock:
             self._tracking = False
             self._flush_locked()
-        if self._connection is not None and not self._stopped.is_set():
-            logger.warning("redistoken: local cache tracking connection lost (%s); cache flushed", reason)
+        if self._connection is not None:
+            if not self._stopped.is_set():
+                logger.warning("redistoken: local cache tracking connection lost (%s); cache flushed", reason)
             self._connection.disconnect()
         self._connection = self._sock = self._poller = self._listen_poller = None
         self._buffer.clear()
@@ -403,8 +410,9 @@ class LocalCache(Generic[V]):
         while not self._stopped.is_set():
             if self._sock is None:
                 try:
+                    connection, sock, buffer = self._connect()
                     with self._read_lock:
-                        self._connect()
+                        self._install(connection, sock, buffer)
                     if self.connections:
                         logger.info("redistoken: local cache tracking connection restored")
                     self.connections += 1

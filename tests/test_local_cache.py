@@ -369,3 +369,22 @@ def test_settings_the_mode_cannot_work_with_are_errors_and_keep_it_off(
     errors = [m.msg for m in check_settings() if m.id == "redistoken.E001"]
     assert any(message in error for error in errors), errors
     assert local_cache.active() is None
+
+
+def test_the_reader_never_takes_part_of_a_message() -> None:
+    stream = b">2\r\n$10\r\ninvalidate\r\n*2\r\n$6\r\nrt:{a}\r\n$6\r\nrt:{b}\r\n>2\r\n$10\r\ninvalidate\r\n_\r\n+PONG\r\n"
+    messages: list[Any] = []
+    buffer = bytearray()
+    for byte in stream:  # the worst split: one byte at a time
+        buffer.append(byte)
+        pos = 0
+        while True:
+            try:
+                message, pos = local_cache._parse(buffer, pos)
+            except local_cache._Incomplete:
+                break
+            messages.append(message)
+        del buffer[:pos]
+    assert messages == [[b"invalidate", [b"rt:{a}", b"rt:{b}"]], [b"invalidate", None], b"PONG"]
+    assert [isinstance(m, local_cache._Push) for m in messages] == [True, True, False]
+    assert buffer == b""
