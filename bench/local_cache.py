@@ -151,7 +151,22 @@ def hit_fraction(url: str, seconds: float = 3.0, workers: int = 4) -> dict[str, 
         for thread in threads:
             thread.join()
         hits, misses = cache.hits - hits, cache.misses - misses
-        return {"requests": sum(served), "hit fraction": hits / max(1, hits + misses), "per second": sum(served) / seconds}
+        return {
+            "requests": sum(served),
+            "hit fraction": hits / max(1, hits + misses),
+            "per second": sum(served) / seconds,
+        }
+
+
+def hammer(token: tokens.ParsedToken, accepted: list[float], refused: list[float], index: int) -> None:
+    """Authenticate until refused, noting when the last accepted and the
+    refused call started."""
+    while True:
+        started = time.monotonic()
+        if store.authenticate(token) is None:
+            refused[index] = started
+            return
+        accepted[index] = started
 
 
 def revocation_delays(url: str, trials: int, threads: int, proxy: FreezingProxy | None = None) -> dict[str, float]:
@@ -169,16 +184,7 @@ def revocation_delays(url: str, trials: int, threads: int, proxy: FreezingProxy 
                     break
             accepted = [0.0] * threads
             refused = [0.0] * threads
-
-            def hammer(index: int) -> None:
-                while True:
-                    started = time.monotonic()
-                    if store.authenticate(token) is None:
-                        refused[index] = started
-                        return
-                    accepted[index] = started
-
-            workers = [threading.Thread(target=hammer, args=(i,)) for i in range(threads)]
+            workers = [threading.Thread(target=hammer, args=(token, accepted, refused, i)) for i in range(threads)]
             for worker in workers:
                 worker.start()
             time.sleep(0.003)
@@ -216,7 +222,9 @@ def main() -> None:
             print(f"\nrevocation delay, {threads} threads hammering the session, 100 trials, D = {D * 1e3:.0f} ms:")
             for name, value in revocation_delays(server.url, 100, threads).items():
                 print(f"  {name:40} {value:7.2f}")
-        print(f"\nrevocation delay on a silently dead channel (frozen proxy), 4 threads, 3 trials, D = {D * 1e3:.0f} ms:")
+        print(
+            f"\nrevocation delay on a silently dead channel (frozen proxy), 4 threads, 3 trials, D = {D * 1e3:.0f} ms:"
+        )
         for name, value in revocation_delays(proxy.url, 3, 4, proxy).items():
             print(f"  {name:40} {value:7.2f}")
     finally:

@@ -93,7 +93,7 @@ def _parse(buf: bytearray, pos: int) -> tuple[Any, int]:
     end = buf.find(b"\r\n", pos)
     if end < 0:
         raise _Incomplete
-    kind, line, pos = buf[pos : pos + 1], bytes(buf[pos + 1 : end]), end + 2
+    kind, line, pos = bytes(buf[pos : pos + 1]), bytes(buf[pos + 1 : end]), end + 2
     if kind in (b"$", b"=", b"!"):  # bulk string, verbatim string, bulk error
         size = int(line)
         if size < 0:

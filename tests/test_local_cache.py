@@ -8,6 +8,7 @@ still returned the session, so the assertion is about the bound, not speed.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import threading
@@ -161,8 +162,10 @@ def test_revocation_of_every_kind_reaches_every_thread_within_the_bound(cached: 
         worst_stale = max(worst_stale, max(hammer.last_accepted) - revoked)
         delays.append(max(0.0, max(hammer.first_refused) - revoked))
     delays.sort()
-    print(f"revocation seen by all {THREADS} threads: median {delays[len(delays) // 2] * 1e3:.2f} ms, "
-          f"worst {delays[-1] * 1e3:.2f} ms; latest accepted call started {worst_stale * 1e3:.2f} ms after")
+    print(
+        f"revocation seen by all {THREADS} threads: median {delays[len(delays) // 2] * 1e3:.2f} ms, "
+        f"worst {delays[-1] * 1e3:.2f} ms; latest accepted call started {worst_stale * 1e3:.2f} ms after"
+    )
     assert cache.hits - hits > 24 * THREADS  # the threads were being served from the cache
     assert worst_stale < D
 
@@ -231,7 +234,7 @@ def test_a_session_in_continuous_use_keeps_sliding(cached: redis.Redis, settings
         time.sleep(0.003)
     stamps = sorted(renewals)
     assert len(stamps) >= 6
-    assert max(b - a for a, b in zip(stamps, stamps[1:])) < renew + 0.15
+    assert max(b - a for a, b in itertools.pairwise(stamps)) < renew + 0.15
     assert cache.hits - hits > cache.misses - misses  # mostly served locally meanwhile
 
 
@@ -372,7 +375,9 @@ def test_settings_the_mode_cannot_work_with_are_errors_and_keep_it_off(
 
 
 def test_the_reader_never_takes_part_of_a_message() -> None:
-    stream = b">2\r\n$10\r\ninvalidate\r\n*2\r\n$6\r\nrt:{a}\r\n$6\r\nrt:{b}\r\n>2\r\n$10\r\ninvalidate\r\n_\r\n+PONG\r\n"
+    stream = (
+        b">2\r\n$10\r\ninvalidate\r\n*2\r\n$6\r\nrt:{a}\r\n$6\r\nrt:{b}\r\n>2\r\n$10\r\ninvalidate\r\n_\r\n+PONG\r\n"
+    )
     messages: list[Any] = []
     buffer = bytearray()
     for byte in stream:  # the worst split: one byte at a time
