@@ -4,7 +4,7 @@ coherent by Redis server-assisted invalidation (``LOCAL_CACHE``).
 A dedicated RESP3 connection per process runs ``CLIENT TRACKING ON BCAST
 PREFIX <KEY_PREFIX>``, so Redis pushes an ``invalidate`` message on it for
 every write under the store's prefix, and a listener thread sends a
-heartbeat (``PING``) on it every ``LOCAL_CACHE_MAX_STALENESS / 3``. Redis
+heartbeat (``HELLO 3``, whose reply also names the server's role) on it every ``LOCAL_CACHE_MAX_STALENESS / 3``. Redis
 writes those pushes into the connection before the reply to any command it
 receives later on it, so a heartbeat sent at local time ``t`` whose reply
 has been read proves that every invalidation for a write completed before
@@ -126,7 +126,10 @@ def _command(*args: str) -> bytes:
     return b"".join(parts)
 
 
-_HEARTBEAT = _command("PING")
+# HELLO rather than PING: its reply also says the server's role, so a
+# connection that lands on (or stays on) a replica after a failover is
+# refused rather than trusted to hear every write.
+_HEARTBEAT = _command("HELLO", "3")
 
 
 class _ChannelLost(Exception):
@@ -387,8 +390,11 @@ class LocalCache(Generic[V]):
             if message and message[0] == b"invalidate":
                 self._invalidate(message[1] if len(message) > 1 else None)
             return
-        if message != b"PONG" or not self._pending:
+        if not isinstance(message, list) or not self._pending:
             raise _ChannelLost("unexpected reply on the tracking connection")
+        server = dict(zip(message[::2], message[1::2], strict=True))
+        if server.get(b"role") != b"master" or server.get(b"mode") == b"cluster":
+            raise _ChannelLost("the server is not a standalone primary")
         # Every invalidation sent before this reply has been applied above.
         self._fresh_sent_at = self._pending.popleft()
 

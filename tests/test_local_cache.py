@@ -11,9 +11,13 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import shutil
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +29,7 @@ from redistoken.settings import token_settings
 
 from .conftest import CountingClient
 from .proxy import FreezingProxy
-from .servers import RedisServer
+from .servers import RedisServer, free_port, require_redis_server
 
 D = 0.05  # the default LOCAL_CACHE_MAX_STALENESS
 THREADS = 4
@@ -342,6 +346,109 @@ def test_a_forked_worker_never_uses_its_parents_cache(cached: redis.Redis) -> No
     time.sleep(D)  # the child's revocation returned before it exited
     assert store.authenticate(doomed) is None  # the parent's listener still hears everything
     assert is_hit(parent_cache, kept)
+
+
+class Sentinel:
+    """A private Sentinel watching ``primary`` (redis-server --sentinel)."""
+
+    def __init__(self, primary: RedisServer) -> None:
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="redistoken-sentinel-"))
+        config = self.dir / "sentinel.conf"
+        config.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.dir}\n"
+            f"sentinel monitor m 127.0.0.1 {primary.port} 1\n"
+            "sentinel down-after-milliseconds m 1000\nsentinel failover-timeout m 5000\n"
+        )
+        self.process = subprocess.Popen(
+            [require_redis_server(), str(config), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self.client = redis.Redis(port=self.port, socket_timeout=5, decode_responses=True)
+        wait_until(self._ready)
+
+    def _ready(self) -> bool:
+        try:
+            return bool(self.client.execute_command("SENTINEL", "REPLICAS", "m"))
+        except redis.exceptions.RedisError:
+            return False
+
+    def failover(self) -> bool:
+        try:
+            return bool(self.client.execute_command("SENTINEL", "FAILOVER", "m"))
+        except redis.exceptions.ResponseError:
+            return False
+
+    def primary_port(self) -> int:
+        return int(self.client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", "m")[1])
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def test_a_sentinel_failover_is_a_reconnect(settings: Any) -> None:
+    fast_sync = ("--repl-diskless-sync-delay", "0")
+    old = RedisServer(*fast_sync).start()
+    new = RedisServer(*fast_sync, "--replicaof", "127.0.0.1", str(old.port)).start()
+    sentinel = Sentinel(old)
+    try:
+        wait_until(lambda: new.client().info("replication")["master_link_status"] == "up")
+        settings.REDISTOKEN = {
+            "SENTINELS": [("127.0.0.1", sentinel.port)],
+            "SENTINEL_SERVICE_NAME": "m",
+            "KEY_PREFIX": "failover:",
+            "LOCAL_CACHE": True,
+            "RENEW_INTERVAL": 60,
+            "SOCKET_TIMEOUT": 1,
+            "RETRY_ATTEMPTS": 3,
+        }
+        cache = ready_cache()
+        doomed, kept = login("16"), login("17")
+        warm(cache, doomed)
+        warm(cache, kept)
+        assert old.client().wait(1, 5000) == 1  # both sessions reached the replica
+        wait_until(sentinel.failover)  # refused until Sentinel has judged the replica good
+        wait_until(lambda: sentinel.primary_port() == new.port, 20)
+        # What Sentinel does to the old primary when it next looks at it (up
+        # to 10 s later), done now: demote it and drop its clients. Until the
+        # failover completes, Sentinel still names the old primary (now a
+        # replica) to redis-py: the tracking connection must refuse it.
+        old.client().replicaof("127.0.0.1", new.port)
+        old.client().client_kill_filter(_type="normal")
+        pool = connection.get_client().connection_pool
+        wait_until(lambda: pool.get_master_address()[1] == new.port, 20)
+        wait_until(lambda: _revoked_all("16"), 10)  # the store follows the new primary
+        revoked = time.monotonic()
+        stale = []
+        while time.monotonic() < revoked + 0.3:
+            started = time.monotonic()
+            if _authenticate_or_none(doomed) is not None:
+                stale.append(started - revoked)
+        assert max(stale, default=0.0) < D
+        wait_until(lambda: is_hit(cache, kept), 20)  # tracking the new primary
+        names = [c["name"] for c in new.client().client_list()]
+        assert local_cache.CLIENT_NAME in names
+    finally:
+        sentinel.stop()
+        new.cleanup()
+        old.cleanup()
+        connection.reset_client()
+
+
+def _revoked_all(user: str) -> bool:
+    try:
+        store.revoke_all(user)
+        return True
+    except store.StoreUnavailable:
+        return False
+
+
+def _authenticate_or_none(token: tokens.ParsedToken) -> store.Session | None:
+    try:
+        return store.authenticate(token)
+    except store.StoreUnavailable:
+        return None
 
 
 # -- settings ---------------------------------------------------------------------
