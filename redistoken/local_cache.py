@@ -4,8 +4,9 @@ coherent by Redis server-assisted invalidation (``LOCAL_CACHE``).
 A dedicated RESP3 connection per process runs ``CLIENT TRACKING ON BCAST
 PREFIX <KEY_PREFIX>``, so Redis pushes an ``invalidate`` message on it for
 every write under the store's prefix, and a listener thread sends a
-heartbeat (``HELLO 3``, whose reply also names the server's role) on it every ``LOCAL_CACHE_MAX_STALENESS / 3``. Redis
-writes those pushes into the connection before the reply to any command it
+heartbeat (``HELLO 3``, whose reply also names the server's role) on it
+every ``LOCAL_CACHE_MAX_STALENESS / 3``. Redis writes those pushes into the
+connection before the reply to any command it
 receives later on it, so a heartbeat sent at local time ``t`` whose reply
 has been read proves that every invalidation for a write completed before
 ``t`` has been applied. A cached session is served only while:
@@ -33,6 +34,8 @@ the cache holds at most ``LOCAL_CACHE_SIZE`` sessions, least recently used
 out. Unsupported (the mode stays off, with an error logged and a system
 check): Redis Cluster, whose tracking is per node, and the embedded
 fakeredis, which has no client tracking (and no other process to hear from).
+A tracking connection to a replica (as after a Sentinel failover, until it
+completes) is refused: its heartbeat reply says so.
 
 redis-py's own client-side cache is not used: it needs Redis 7.4, shares
 connections between threads in ways that deadlock or steal replies, and has
