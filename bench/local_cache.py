@@ -217,7 +217,7 @@ def main() -> None:
             print(f"  {name:24} {value:8.1f}")
         print("\nmixed load, 4 threads, 3 s, RENEW_INTERVAL 60 s:")
         for name, value in hit_fraction(server.url).items():
-            print(f"  {name:24} {value:10.3f}")
+            print(f"  {name:24} {value:10.3f}" if value < 1 else f"  {name:24} {value:10.0f}")
         for threads in (4, 8):
             print(f"\nrevocation delay, {threads} threads hammering the session, 100 trials, D = {D * 1e3:.0f} ms:")
             for name, value in revocation_delays(server.url, 100, threads).items():
