@@ -170,7 +170,7 @@ def test_revocation_of_every_kind_reaches_every_thread_within_the_bound(cached: 
         f"revocation seen by all {THREADS} threads: median {delays[len(delays) // 2] * 1e3:.2f} ms, "
         f"worst {delays[-1] * 1e3:.2f} ms; latest accepted call started {worst_stale * 1e3:.2f} ms after"
     )
-    assert cache.hits - hits > 24 * THREADS  # the threads were being served from the cache
+    assert cache.hits - hits > 24 * 2  # the threads were being served from the cache, not only warm()
     assert worst_stale < D
 
 
