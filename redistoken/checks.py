@@ -7,7 +7,7 @@ from typing import Any
 from django.core.checks import CheckMessage, Error, Warning, register
 
 from .connection import is_embedded
-from .settings import problems
+from .settings import problems, token_settings
 
 
 @register("redistoken")
@@ -23,6 +23,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 hint="Tokens do not survive a restart and are not shared between processes; "
                 "set REDISTOKEN['REDIS_URL'] or REDISTOKEN['CACHE_ALIAS'] in production.",
                 id="redistoken.W001",
+            )
+        )
+    if is_embedded() and token_settings.LOCAL_CACHE:
+        messages.append(
+            Warning(
+                "REDISTOKEN['LOCAL_CACHE'] is on, but the embedded fakeredis has no client tracking: it stays off.",
+                hint="The zero-round-trip mode needs a real Redis (REDIS_URL, CACHE_ALIAS or SENTINELS).",
+                id="redistoken.W003",
             )
         )
     return messages

@@ -36,7 +36,7 @@ from typing import Any
 
 import redis
 
-from . import signals, tokens
+from . import local_cache, signals, tokens
 from .connection import get_client, primaries
 from .settings import token_settings
 
@@ -235,7 +235,19 @@ def issue_token(user: Any, *, device: str = "", ip: str = "", user_agent: str = 
 
 
 def authenticate(token: tokens.ParsedToken) -> Session | None:
-    """Validate and renew a session in one round trip; ``None`` if not live."""
+    """Validate and renew a session in one round trip; ``None`` if not live.
+
+    With ``LOCAL_CACHE`` on, a session read recently in this process may be
+    served with no round trip (see :mod:`.local_cache`); its ``now`` is then
+    the time of that read.
+    """
+    cache = local_cache.active()
+    if cache is None:
+        return _authenticate(token)
+    return cache.lookup(token.tag, token.session_id, token.raw, lambda: _authenticate_for_cache(token))
+
+
+def _authenticate(token: tokens.ParsedToken) -> Session | None:
     s = token_settings
     result = _run(
         "authenticate",
@@ -246,6 +258,17 @@ def authenticate(token: tokens.ParsedToken) -> Session | None:
         return None
     value, meta, expires_at_ms, now_ms = result
     return _session(token.session_id, value, meta, expires_at_ms, int(now_ms))
+
+
+def _authenticate_for_cache(token: tokens.ParsedToken) -> tuple[Session | None, float]:
+    """The session and how long this process may serve it without Redis:
+    until it expires or falls due for renewal, whichever comes first."""
+    session = _authenticate(token)
+    if session is None:
+        return None, 0.0
+    expires = (session.expires_at - session.now).total_seconds()
+    renewal_due = token_settings.RENEW_INTERVAL - (session.now - session.last_used).total_seconds()
+    return session, min(expires, renewal_due)
 
 
 def list_sessions(user: Any) -> list[Session]:
