@@ -1,3 +1,5 @@
+from importlib.util import find_spec
+
 from django.apps import AppConfig
 
 
@@ -7,3 +9,6 @@ class RedisTokenConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
+
+        if find_spec("drf_spectacular") is not None:
+            from . import schema  # noqa: F401  (registers the OpenAPI extensions)
