@@ -122,6 +122,8 @@ class SessionDetailView(StoreView):
     """DELETE: end one of the caller's sessions (404 if not theirs or not live)."""
 
     def delete(self, request: Request, session_id: str) -> Response:
+        if not tokens.SESSION_ID_RE.fullmatch(session_id):
+            raise Http404  # not a session id: no Redis call
         if not store.revoke_session(request.user.pk, session_id, reason=store.Reason.LOGOUT, actor=request.user.pk):
             raise Http404
         return Response(status=status.HTTP_204_NO_CONTENT)
