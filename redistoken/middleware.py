@@ -27,7 +27,8 @@ def mark_private(response: HttpResponseBase) -> HttpResponseBase:
     return response
 
 
-def _private_if_authorized(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+def private_if_authorized(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+    """:func:`mark_private` if the request carried ``Authorization``."""
     return mark_private(response) if "HTTP_AUTHORIZATION" in request.META else response
 
 
@@ -38,11 +39,11 @@ def PrivateCacheMiddleware(get_response: Callable[[HttpRequest], Any]) -> Any:  
         async_get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = get_response
 
         async def async_middleware(request: HttpRequest) -> HttpResponseBase:
-            return _private_if_authorized(request, await async_get_response(request))
+            return private_if_authorized(request, await async_get_response(request))
 
         return async_middleware
 
     def middleware(request: HttpRequest) -> HttpResponseBase:
-        return _private_if_authorized(request, get_response(request))
+        return private_if_authorized(request, get_response(request))
 
     return middleware

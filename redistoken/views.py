@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from . import store, tokens
 from .authentication import RedisTokenAuthentication
 from .exceptions import ServiceUnavailable
-from .middleware import mark_private
+from .middleware import private_if_authorized
 from .serializers import LoginSerializer, RevocationSerializer, SessionSerializer, TokenResponseSerializer
 from .settings import token_settings
 from .throttling import LoginAddressThrottle, LoginUsernameThrottle
@@ -34,8 +34,8 @@ class StoreView(APIView):
         return super().handle_exception(exc)
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
-        """Answers about the caller's sessions are for the caller only."""
-        return mark_private(super().finalize_response(request, response, *args, **kwargs))
+        """Answers to an authenticated request are for the caller only."""
+        return private_if_authorized(request, super().finalize_response(request, response, *args, **kwargs))
 
     @property
     def session(self) -> store.Session:
