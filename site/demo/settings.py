@@ -4,6 +4,8 @@ it the demo runs on the embedded in-process fakeredis."""
 import os
 from pathlib import Path
 
+import redistoken
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "demo-only-insecure-secret-key-change-me")
@@ -75,7 +77,7 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "redistoken demo",
     "DESCRIPTION": "Log in at /auth/login/, then send `Authorization: Token <token>`.",
-    "VERSION": __import__("redistoken").__version__,
+    "VERSION": redistoken.__version__,
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
