@@ -147,3 +147,28 @@ def test_mark_private_keeps_no_store_and_drops_public():
     mark_private(response)
     assert "public" not in response["Cache-Control"] and "private" in response["Cache-Control"]
     assert response["Vary"] == "Authorization"
+
+
+def test_a_page_cache_stores_no_authenticated_response(settings):
+    """Django's page cache honours ``private`` as a shared cache must: with
+    the middleware, an authenticated answer is not stored at all."""
+    from django.core.cache import cache
+
+    for name in ("alice", "bob"):
+        get_user_model().objects.create_user(name, password="pw-" + name)
+    tokens = {
+        name: APIClient().post("/auth/login/", {"username": name, "password": "pw-" + name}).json()["access_token"]
+        for name in ("alice", "bob")
+    }
+    settings.MIDDLEWARE = [
+        "django.middleware.cache.UpdateCacheMiddleware",
+        *settings.MIDDLEWARE,
+        "django.middleware.cache.FetchFromCacheMiddleware",
+    ]
+    settings.CACHE_MIDDLEWARE_SECONDS = 60
+    seen = {name: APIClient(HTTP_AUTHORIZATION=f"Token {tokens[name]}").get("/api/me/").json() for name in tokens}
+    assert {name: body["username"] for name, body in seen.items()} == {"alice": "alice", "bob": "bob"}
+    assert not [key for key in cache._cache if "cache_page" in key]  # locmem's store: nothing kept
+    public = APIClient().get("/api/schema/")
+    assert public.status_code == 200
+    assert [key for key in cache._cache if "cache_page" in key]  # while an anonymous page is cached
