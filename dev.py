@@ -3,6 +3,7 @@
 
     python3 dev.py demo    # venv, install, migrate, demo user, serve on :8000
     python3 dev.py test    # venv, install, run the test suite
+    python3 dev.py lint    # venv, install, ruff check and mypy (strict on redistoken/)
 
 Both create ``.venv`` beside this file on first use and install
 ``requirements.txt`` into it. Extra arguments go to runserver / pytest.
@@ -46,8 +47,14 @@ def test(extra: list[str]) -> None:
     run(str(PYTHON), "-m", "pytest", *extra)
 
 
+def lint(extra: list[str]) -> None:
+    ensure_venv()
+    run(str(PYTHON), "-m", "ruff", "check", ".")
+    run(str(PYTHON), "-m", "mypy")
+
+
 if __name__ == "__main__":
-    commands = {"demo": demo, "test": test}
+    commands = {"demo": demo, "test": test, "lint": lint}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     try:

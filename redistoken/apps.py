@@ -1,3 +1,5 @@
+from importlib.util import find_spec
+
 from django.apps import AppConfig, apps
 
 
@@ -22,3 +24,6 @@ class RedisTokenConfig(AppConfig):
                 from .admin import install
 
                 install()
+
+        if find_spec("drf_spectacular") is not None:
+            from . import schema  # noqa: F401  (registers the OpenAPI extensions)

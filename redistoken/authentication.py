@@ -14,6 +14,25 @@ from .settings import token_settings
 from .users import LazyUser, load_user
 
 _ERROR_ATTRIBUTE = "_redistoken_error"
+_REFUSED = "The token is invalid, expired or revoked."
+
+
+def _quoted(value: str) -> str:
+    """An RFC 6750 / RFC 7235 quoted string: printable ASCII, no quote or backslash.
+
+    RFC 6750 section 3 allows neither ``"`` nor ``\\`` in ``error_description``;
+    dropping them (rather than escaping) keeps every client's parser happy.
+    """
+    return '"' + "".join(ch for ch in value if " " <= ch <= "~" and ch not in '"\\') + '"'
+
+
+def _credentials(request: Request) -> list[bytes] | None:
+    """The ``Authorization`` header split in words, if it uses one of our keywords."""
+    parts = get_authorization_header(request).split()
+    keywords = [keyword.lower().encode() for keyword in token_settings.AUTH_HEADER_KEYWORDS]
+    if not parts or parts[0].lower() not in keywords:
+        return None
+    return parts
 
 
 class RedisTokenAuthentication(BaseAuthentication):
@@ -26,9 +45,8 @@ class RedisTokenAuthentication(BaseAuthentication):
     """
 
     def authenticate(self, request: Request) -> tuple[Any, store.Session] | None:
-        parts = get_authorization_header(request).split()
-        keywords = [keyword.lower().encode() for keyword in token_settings.AUTH_HEADER_KEYWORDS]
-        if not parts or parts[0].lower() not in keywords:
+        parts = _credentials(request)
+        if parts is None:
             return None
         if len(parts) == 1:
             self._fail(request, "Invalid token header. No credentials provided.")
@@ -72,12 +90,16 @@ class RedisTokenAuthentication(BaseAuthentication):
         return None if parsed is None else self.authenticate_credentials(request, parsed)
 
     def authenticate_header(self, request: Request) -> str:
-        """RFC 6750 style: ``error`` only when credentials were sent and refused."""
-        keyword = token_settings.AUTH_HEADER_KEYWORDS[0]
-        header = f'{keyword} realm="{token_settings.WWW_AUTHENTICATE_REALM}"'
-        error = getattr(request, _ERROR_ATTRIBUTE, None)
-        if error:
-            header += f', error="invalid_token", error_description="{error}"'
+        """RFC 6750 section 3: ``error`` only when credentials were sent.
+
+        Credentials sent with one of our keywords and refused (by this class,
+        by the user loading, or because no class accepted a foreign token)
+        are ``invalid_token``; a request without any gets the bare challenge.
+        """
+        header = f"{token_settings.AUTH_HEADER_KEYWORDS[0]} realm={_quoted(token_settings.WWW_AUTHENTICATE_REALM)}"
+        if _credentials(request) is not None:
+            description = getattr(request, _ERROR_ATTRIBUTE, None) or _REFUSED
+            header += f', error="invalid_token", error_description={_quoted(description)}'
         return header
 
     @staticmethod

@@ -12,7 +12,7 @@ from .settings import token_settings
 GENERIC_LOGIN_ERROR = "Unable to log in with the provided credentials."
 
 
-class LoginSerializer(serializers.Serializer):
+class LoginSerializer(serializers.Serializer[Any]):
     """Username and password; an unknown user, a wrong password and an
     inactive user all give the same error."""
 
@@ -31,7 +31,7 @@ class LoginSerializer(serializers.Serializer):
         return attrs
 
 
-class SessionSerializer(serializers.Serializer):
+class SessionSerializer(serializers.Serializer[Any]):
     """A session as its owner sees it: never a token or a hash of one."""
 
     id = serializers.CharField()
@@ -48,16 +48,21 @@ class SessionSerializer(serializers.Serializer):
         return current is not None and session.id == current
 
 
-class TokenResponseSerializer(serializers.Serializer):
-    """RFC 6749 section 5.1 token response, plus the new session."""
+class TokenResponseSerializer(serializers.Serializer[Any]):
+    """RFC 6749 section 5.1 token response, plus the new session.
 
+    ``access_token`` is the RFC 6749 name; ``token`` carries the same value
+    under the name DRF's ``obtain_auth_token`` and knox use.
+    """
+
+    access_token = serializers.CharField()
     token = serializers.CharField()
     token_type = serializers.CharField()
     expires_in = serializers.IntegerField()
     session = SessionSerializer()
 
 
-class RevocationSerializer(serializers.Serializer):
+class RevocationSerializer(serializers.Serializer[Any]):
     """RFC 7009: the token to revoke."""
 
     token = serializers.CharField(max_length=512, trim_whitespace=True)

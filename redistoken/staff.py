@@ -37,7 +37,7 @@ class StaffSessionsView(StoreView):
         model = get_user_model()
         try:
             return model._default_manager.get(pk=model._meta.pk.to_python(user_id))
-        except (model.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
+        except (model.DoesNotExist, ValidationError, ValueError, TypeError, OverflowError) as exc:
             raise Http404 from exc
 
 

@@ -171,7 +171,7 @@ def _announce_revoked(pairs: list[Any], reason: Reason, actor: Any) -> list[str]
     """Log and signal each revoked session; ``pairs`` is [sid, user id, ...]."""
     flat = [_text(item) for item in pairs]
     actor_id = None if actor is None else user_id_of(actor)
-    for sid, user_id in zip(flat[::2], flat[1::2]):
+    for sid, user_id in zip(flat[::2], flat[1::2], strict=True):
         logger.info(
             "redistoken: session revoked user=%s session=%s reason=%s by=%s", user_id, sid, reason.value, actor_id
         )

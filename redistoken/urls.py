@@ -13,11 +13,11 @@ urlpatterns = [
     path("logout-others/", views.LogoutOthersView.as_view(), name="logout-others"),
     path("revoke/", views.RevokeView.as_view(), name="revoke"),
     path("sessions/", views.SessionListView.as_view(), name="sessions"),
-    re_path(r"^sessions/(?P<session_id>[^/]{1,64})/$", views.SessionDetailView.as_view(), name="session-detail"),
+    re_path(r"^sessions/(?P<session_id>[^/]+)/$", views.SessionDetailView.as_view(), name="session-detail"),
     # Staff API (permission redistoken.revoke_sessions).
-    re_path(r"^users/(?P<user_id>[^/]{1,64})/sessions/$", staff.UserSessionsView.as_view(), name="user-sessions"),
+    re_path(r"^users/(?P<user_id>[^/]+)/sessions/$", staff.UserSessionsView.as_view(), name="user-sessions"),
     re_path(
-        r"^users/(?P<user_id>[^/]{1,64})/sessions/(?P<session_id>[^/]{1,64})/$",
+        r"^users/(?P<user_id>[^/]+)/sessions/(?P<session_id>[^/]+)/$",
         staff.UserSessionDetailView.as_view(),
         name="user-session-detail",
     ),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.utils.functional import LazyObject, empty
@@ -29,7 +29,13 @@ def load_user(user_id: str, session_id: str = "") -> Any:
     return user
 
 
-class LazyUser(LazyObject):
+if TYPE_CHECKING:
+    _LazyBase = LazyObject[Any]  # generic in django-stubs only
+else:
+    _LazyBase = LazyObject
+
+
+class LazyUser(_LazyBase):
     """The session's user, loaded from the database on first real use.
 
     ``pk``, the primary key attribute (``id`` for the default user model),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.http import Http404
 from django.utils.cache import patch_cache_control
@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 from . import store, tokens
 from .authentication import RedisTokenAuthentication
 from .exceptions import ServiceUnavailable
+from .middleware import private_if_authorized
 from .serializers import LoginSerializer, RevocationSerializer, SessionSerializer, TokenResponseSerializer
 from .settings import token_settings
 from .throttling import LoginAddressThrottle, LoginUsernameThrottle
@@ -31,6 +32,15 @@ class StoreView(APIView):
         if isinstance(exc, store.StoreUnavailable):
             exc = ServiceUnavailable()
         return super().handle_exception(exc)
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        """Answers to an authenticated request are for the caller only."""
+        return private_if_authorized(request, super().finalize_response(request, response, *args, **kwargs))
+
+    @property
+    def session(self) -> store.Session:
+        """The caller's session (``request.auth``) in a view that requires one."""
+        return cast(store.Session, self.request.auth)
 
     def session_data(self, sessions: list[store.Session]) -> Any:
         current = getattr(self.request.auth, "id", None)
@@ -62,6 +72,7 @@ class LoginView(StoreView):
         )
         body = TokenResponseSerializer(
             {
+                "access_token": issued.token,
                 "token": issued.token,
                 "token_type": token_settings.AUTH_HEADER_KEYWORDS[0],
                 "expires_in": issued.session.expires_in,
@@ -80,7 +91,7 @@ class LogoutView(StoreView):
     """POST: end the calling session."""
 
     def post(self, request: Request) -> Response:
-        store.revoke_session(request.user.pk, request.auth.id, reason=store.Reason.LOGOUT, actor=request.user.pk)
+        store.revoke_session(request.user.pk, self.session.id, reason=store.Reason.LOGOUT, actor=request.user.pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -96,7 +107,7 @@ class LogoutOthersView(StoreView):
     """POST: end every session of the caller except this one."""
 
     def post(self, request: Request) -> Response:
-        revoked = store.revoke_other_sessions(request.user.pk, request.auth.id, actor=request.user.pk)
+        revoked = store.revoke_other_sessions(request.user.pk, self.session.id, actor=request.user.pk)
         return Response({"revoked": len(revoked)})
 
 
@@ -111,6 +122,8 @@ class SessionDetailView(StoreView):
     """DELETE: end one of the caller's sessions (404 if not theirs or not live)."""
 
     def delete(self, request: Request, session_id: str) -> Response:
+        if not tokens.SESSION_ID_RE.fullmatch(session_id):
+            raise Http404  # not a session id: no Redis call
         if not store.revoke_session(request.user.pk, session_id, reason=store.Reason.LOGOUT, actor=request.user.pk):
             raise Http404
         return Response(status=status.HTTP_204_NO_CONTENT)
