@@ -1,0 +1,45 @@
+"""The benchmark runs end to end in its quickest mode and prints its tables.
+
+Skipped unless the benchmark's own dependencies are installed
+(``pip install -r bench/requirements.txt``); never asserts a timing, only
+the counts the benchmark reports, which do not depend on the machine.
+"""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_quick_benchmark_prints_every_table_and_the_count_targets_pass():
+    for module in ("knox", "rest_framework_simplejwt"):
+        pytest.importorskip(module, reason="benchmark-only dependency; pip install -r bench/requirements.txt")
+    if shutil.which("redis-server") is None:
+        pytest.skip("the benchmark starts a private redis-server, which is not on the PATH")
+    done = subprocess.run(
+        [sys.executable, "bench/run.py", "--quick"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout
+    for heading in (
+        "## Per request, in process",
+        "## Writes per authenticated request",
+        "## Store scale",
+        "## Targets",
+    ):
+        assert heading in out
+    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("| ")}
+    cells = [cell.strip() for cell in rows["redistoken (lazy user)"].split("|")[1:-1]]
+    assert cells[3:] == ["0", "0", "1"]  # DB queries, DB writes, Redis round trips
+    assert [c.strip() for c in rows["redistoken, malformed token"].split("|")[1:-1]][3:] == ["0", "0", "0"]
+    targets = [
+        line for line in out.split("## Targets")[1].splitlines() if line.startswith("| ") and "target" not in line
+    ]
+    assert len(targets) == 8 and all(re.search(r"\| (PASS|MISS) \|$", line) for line in targets)
+    for target in ("0 DB queries", "1 Redis round trip", "logout-all of 1,000", "250 bytes"):
+        assert next(line for line in targets if target in line).endswith("| PASS |"), target
