@@ -27,7 +27,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(1, str(ROOT / "site"))
+
+from bench.schemes import Scheme  # noqa: E402
+from tests.servers import RedisServer, free_port  # noqa: E402  (private redis-server processes)
 
 FULL = {"rounds": 51, "per_round": 60, "users": 10_000, "per_user": 10, "repeats": 3, "writes": 1000,
         "http_rounds": 3, "http_seconds": 3.0}  # fmt: skip
@@ -40,7 +42,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--postgres", metavar="URL", help="PostgreSQL database URL instead of SQLite")
     parser.add_argument("--http", action="store_true", help="also measure end to end under gunicorn")
     parser.add_argument("--quick", action="store_true", help="a short run: fewer rounds, 10,000 sessions")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers in --http mode (4)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn workers (one per CPU)")
     return parser.parse_args()
 
 
@@ -66,11 +68,12 @@ def _number(x: float) -> str:
     return f"{x:g}" if x == int(x) else f"{x:.2f}"
 
 
+Targets = list[tuple[str, str, bool]]
+
+
 def main() -> int:
     args = _arguments()
     size = QUICK if args.quick else FULL
-    from tests.servers import RedisServer
-
     work = Path(tempfile.mkdtemp(prefix="redistoken-bench-"))
     servers = [RedisServer().start(), RedisServer().start()]
     main_redis, scale_redis = servers
@@ -78,28 +81,36 @@ def main() -> int:
     os.environ["BENCH_REDIS_URL"] = main_redis.url
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     try:
-        return run(args, size, main_redis, scale_redis, RedisServer)
+        import django
+
+        django.setup()
+        from bench.schemes import schemes
+
+        _header(main_redis)
+        all_schemes = schemes()
+        targets: Targets = []
+        per_request(size, all_schemes, targets)
+        replicated_writes(size, all_schemes, main_redis)
+        store_scale(size, scale_redis, targets)
+        if args.http:
+            end_to_end(args, size, all_schemes)
+        print("\n## Targets\n")
+        print(table(["target", "measured", "result"], [[t, m, "PASS" if ok else "MISS"] for t, m, ok in targets]))
+        print(f"\nload average at end: {_load()}")
+        return 0
     finally:
         for server in servers:
             server.cleanup()
         shutil.rmtree(work, ignore_errors=True)
 
 
-def run(args: argparse.Namespace, size: dict[str, Any], main_redis: Any, scale_redis: Any, RedisServer: Any) -> int:
+def _header(main_redis: RedisServer) -> None:
     import django
-
-    django.setup()
     import rest_framework
     from django.core.management import call_command
     from django.db import connection as db
 
-    from redistoken import connection
-
-    from . import httpload, inprocess, storescale
-    from .schemes import schemes
-
     call_command("migrate", verbosity=0)
-    db.ensure_connection()
     redis_version = main_redis.client().info("server")["redis_version"]
     print(f"# redistoken benchmark, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC")
     print(f"command: {' '.join(['python', 'bench/run.py', *sys.argv[1:]])}")
@@ -109,10 +120,13 @@ def run(args: argparse.Namespace, size: dict[str, Any], main_redis: Any, scale_r
         f"Redis {redis_version} (private server, localhost TCP), database {db.vendor} {_db_version(db)}"
     )
     print(f"load average at start: {_load()}")
-    targets: list[tuple[str, str, bool]] = []
 
-    # -- per request, in process -------------------------------------------
-    all_schemes = schemes()
+
+def per_request(size: dict[str, Any], all_schemes: list[Scheme], targets: Targets) -> None:
+    """Every scheme through the WSGI handler, plus a plain GET to Redis."""
+    from bench import inprocess
+    from redistoken import connection
+
     for scheme in all_schemes:
         inprocess.check(scheme)
     client = connection.get_client()
@@ -145,7 +159,11 @@ def run(args: argparse.Namespace, size: dict[str, Any], main_redis: Any, scale_r
                     f"{_number(default.round_trips)} and {_number(malformed.round_trips)}",
                     default.round_trips == 1 and malformed.round_trips == 0))  # fmt: skip
 
-    # -- writes replicated per request ---------------------------------------
+
+def replicated_writes(size: dict[str, Any], all_schemes: list[Scheme], main_redis: RedisServer) -> None:
+    """Writes per request with RENEW_INTERVAL 0 and 60 s, a replica attached."""
+    from bench import storescale
+
     replica = RedisServer("--replicaof", "127.0.0.1", str(main_redis.port)).start()
     try:
         storescale.wait_for_replica(replica.client())
@@ -160,7 +178,11 @@ def run(args: argparse.Namespace, size: dict[str, Any], main_redis: Any, scale_r
     finally:
         replica.cleanup()
 
-    # -- store scale -----------------------------------------------------------
+
+def store_scale(size: dict[str, Any], scale_redis: RedisServer, targets: Targets) -> None:
+    """Memory per session, and one user's 1,000 sessions listed and revoked."""
+    from bench import storescale
+
     mem = storescale.memory_per_session(scale_redis.url, size["users"], size["per_user"])
     many = storescale.one_user_many_sessions(scale_redis.url, 1000, size["repeats"])
     print("\n## Store scale\n")
@@ -175,18 +197,10 @@ def run(args: argparse.Namespace, size: dict[str, Any], main_redis: Any, scale_r
     targets.append(("logout-all of 1,000 sessions in one round trip",
                     f"{many['revoke_round_trips']} round trip(s)", many["revoke_round_trips"] == 1))  # fmt: skip
 
-    # -- end to end over HTTP --------------------------------------------------
-    if args.http:
-        _http(args, size, all_schemes, httpload)
 
-    print("\n## Targets\n")
-    print(table(["target", "measured", "result"], [[t, m, "PASS" if ok else "MISS"] for t, m, ok in targets]))
-    print(f"\nload average at end: {_load()}")
-    return 0
-
-
-def _http(args: argparse.Namespace, size: dict[str, Any], all_schemes: list[Any], httpload: Any) -> None:
-    from tests.servers import free_port
+def end_to_end(args: argparse.Namespace, size: dict[str, Any], all_schemes: list[Scheme]) -> None:
+    """The authenticated schemes over HTTP, under gunicorn."""
+    from bench import httpload
 
     port = free_port()
     env = {k: os.environ[k] for k in ("BENCH_DATABASE", "BENCH_REDIS_URL", "DJANGO_SETTINGS_MODULE")}
@@ -228,7 +242,4 @@ def _db_version(db: Any) -> str:
 
 
 if __name__ == "__main__":
-    __package__ = "bench"
-    import bench  # noqa: F401  (the package, for the relative imports above)
-
     sys.exit(main())

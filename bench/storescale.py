@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import redis
+from django.conf import settings
 from django.test import override_settings
 
 from redistoken import connection, store
@@ -32,6 +33,11 @@ DEVICES = [
 ]
 
 
+def _store_on(url: str) -> Any:
+    """The store on the server at ``url``, with the default key prefix."""
+    return override_settings(REDISTOKEN={**settings.REDISTOKEN, "REDIS_URL": url, "KEY_PREFIX": "rt:"})
+
+
 def _used_memory(url: str) -> int:
     client = redis.Redis.from_url(url)
     try:
@@ -51,7 +57,7 @@ def _issue_for(user_id: int, per_user: int) -> None:
 def memory_per_session(url: str, users: int, per_user: int) -> dict[str, Any]:
     """Bytes of Redis memory per session: the change in ``used_memory`` of
     an empty server after ``users * per_user`` logins through the store."""
-    with override_settings(REDISTOKEN={"REDIS_URL": url}):  # the default key prefix
+    with _store_on(url):
         store.issue_token(0, device="warm-up")  # load the script, open a connection
         store.revoke_all(0)
         connection.get_client().connection_pool.disconnect()
@@ -78,7 +84,7 @@ def one_user_many_sessions(url: str, sessions: int, repeats: int) -> dict[str, f
     user's ``sessions`` sessions."""
     user_id = 10**9
     listing, revoking, list_trips, revoke_trips = [], [], [], []
-    with override_settings(REDISTOKEN={"REDIS_URL": url}):
+    with _store_on(url):
         for _ in range(repeats):
             _issue_for(user_id, sessions)
             store.list_sessions(user_id)  # load the script into a fresh server's cache
