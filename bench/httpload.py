@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -89,9 +90,9 @@ def measure(port: int, schemes: list[Scheme], rounds: int, seconds: float, proce
     with get_context("fork").Pool(processes) as pool:
         for scheme in schemes:  # warm every worker's connections and caches
             pool.map(_process_load, [(port, scheme.path, scheme.authorization, 0.3, threads)] * processes)
-        for round_number in range(rounds):
-            shift = round_number % len(schemes)
-            for scheme in schemes[shift:] + schemes[:shift]:
+        shuffler = random.Random(5)
+        for _ in range(rounds):
+            for scheme in shuffler.sample(schemes, len(schemes)):
                 args = (port, scheme.path, scheme.authorization, seconds, threads)
                 results = pool.map(_process_load, [args] * processes)
                 done = [x for values, _ in results for x in values]

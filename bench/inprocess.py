@@ -4,6 +4,7 @@ handler (no HTTP, no test client), in interleaved rounds, medians."""
 from __future__ import annotations
 
 import io
+import random
 import statistics
 import sys
 import time
@@ -94,12 +95,13 @@ class Timed:
 
 def time_interleaved(items: list[Timed], rounds: int, per_round: int) -> dict[str, float]:
     """Median microseconds per call of each item, over ``rounds`` rounds in
-    which every item runs ``per_round`` calls, in a rotating order so that
-    machine noise hits all of them alike."""
+    which every item runs ``per_round`` calls, in a fresh random order each
+    round, so that machine noise, and the after-effects of one scheme (a
+    database flushing what the previous one wrote), hit all of them alike."""
     samples: dict[str, list[float]] = {item.name: [] for item in items}
-    for round_number in range(rounds):
-        shift = round_number % len(items)
-        for item in items[shift:] + items[:shift]:
+    shuffler = random.Random(5)
+    for _ in range(rounds):
+        for item in shuffler.sample(items, len(items)):
             with configured(item.scheme):
                 item.action()  # warm after a settings change
                 start = time.perf_counter()

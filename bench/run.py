@@ -135,7 +135,8 @@ def per_request(size: dict[str, Any], all_schemes: list[Scheme], targets: Target
     counts = {s.name: inprocess.count(s) for s in all_schemes}
     micro = inprocess.time_interleaved(items, size["rounds"], size["per_round"])
     floor, rtt = micro["no auth (floor)"], micro["GET"]
-    print(f"\n## Per request, in process ({size['rounds']} interleaved rounds of {size['per_round']}, medians)\n")
+    rounds = f"{size['rounds']} rounds of {size['per_round']}, schemes in random order"
+    print(f"\n## Per request, in process ({rounds}, medians)\n")
     rows = []
     for s in all_schemes:
         c = counts[s.name]
@@ -214,7 +215,7 @@ def end_to_end(args: argparse.Namespace, size: dict[str, Any], all_schemes: list
         server.wait(10)
     floor = report[chosen[0].name]["rps"]
     print(f"\n## End to end over HTTP (gunicorn, {args.workers} gthread workers; load generator on the same machine: "
-          f"{processes} processes x {threads} keep-alive connections; {size['http_rounds']} interleaved rounds of "
+          f"{processes} processes x {threads} keep-alive connections; {size['http_rounds']} rounds in random order of "
           f"{size['http_seconds']:g} s per scheme)\n")  # fmt: skip
     rows = [[s.name, f"{r['rps']:.0f}", f"{r['rps'] / floor:.2f}", f"{r['p50']:.2f}", f"{r['p90']:.2f}",
              f"{r['p99']:.2f}", r["errors"]] for s in chosen for r in [report[s.name]]]  # fmt: skip
