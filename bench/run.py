@@ -143,13 +143,16 @@ def per_request(size: dict[str, Any], all_schemes: list[Scheme], targets: Target
         rows.append([s.name, f"{micro[s.name]:.0f}", f"{micro[s.name] / floor:.2f}x", _number(c.queries),
                      _number(c.writes), _number(c.round_trips)])  # fmt: skip
     print(table(["scheme", "µs/request", "vs floor", "DB queries", "DB writes", "Redis round trips"], rows))
-    print(f"\nplain Redis GET round trip, same client and server: {rtt:.0f} µs")
+    print(f"\nplain Redis GET round trip in a tight loop, same client and server: {rtt:.0f} µs")
 
     ours, stateless = micro["redistoken (lazy user)"], micro["simplejwt stateless"]
     for peer in ("DRF TokenAuthentication", "knox (AUTO_REFRESH)", "simplejwt, user from DB"):
         targets.append((f"redistoken cheaper than {peer}", f"{ours:.0f} vs {micro[peer]:.0f} µs", ours < micro[peer]))
+    paid = micro["simplejwt stateless + 1 GET"]
+    targets.append(("redistoken <= 1.10 x (stateless simplejwt + one GET in the view)",
+                    f"{ours:.0f} <= 1.10 x {paid:.0f} = {1.10 * paid:.0f} µs", ours <= 1.10 * paid))  # fmt: skip
     bound = 1.10 * (stateless + rtt)
-    targets.append(("redistoken <= 1.10 x (stateless simplejwt + one GET)",
+    targets.append(("redistoken <= 1.10 x (stateless simplejwt + one GET in a tight loop)",
                     f"{ours:.0f} <= 1.10 x ({stateless:.0f} + {rtt:.0f}) = {bound:.0f} µs", ours <= bound))  # fmt: skip
     default = counts["redistoken (lazy user)"]
     targets.append(("0 DB queries and 0 DB writes per request (defaults)",

@@ -58,6 +58,7 @@ def schemes() -> list[Scheme]:
         ),
         Scheme("simplejwt, user from DB", "/jwt/", f"Bearer {jwt}"),
         Scheme("simplejwt stateless", "/jwt-stateless/", f"Bearer {jwt}"),
+        Scheme("simplejwt stateless + 1 GET", "/jwt-stateless-get/", f"Bearer {jwt}"),
         Scheme("redistoken (lazy user)", "/redistoken/", f"Token {ours}"),
         Scheme("redistoken (eager user)", "/redistoken-eager/", f"Token {eager}"),
         Scheme(

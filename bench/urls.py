@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTAuthentication, JWTStatelessUserAuthentication
 
 from redistoken.authentication import RedisTokenAuthentication
+from redistoken.connection import get_client
 
 
 class EagerRedisTokenAuthentication(RedisTokenAuthentication):
@@ -26,10 +27,20 @@ class Ok(APIView):
         return Response({"ok": True, "user": request.user.pk})
 
 
-def view(*classes: type) -> object:
+class OkAfterOneGet(Ok):
+    """The same view after one plain Redis GET (same client, same server as
+    redistoken's): the price of one round trip as a request pays it, with
+    the Redis server idle between requests rather than in a tight loop."""
+
+    def get(self, request: Request) -> Response:
+        get_client().get("rtb:absent")
+        return super().get(request)
+
+
+def view(*classes: type, base: type[Ok] = Ok) -> object:
     if not classes:
-        return Ok.as_view(authentication_classes=[], permission_classes=[AllowAny])
-    return Ok.as_view(authentication_classes=list(classes))
+        return base.as_view(authentication_classes=[], permission_classes=[AllowAny])
+    return base.as_view(authentication_classes=list(classes))
 
 
 urlpatterns = [
@@ -38,6 +49,7 @@ urlpatterns = [
     path("knox/", view(KnoxAuthentication)),
     path("jwt/", view(JWTAuthentication)),
     path("jwt-stateless/", view(JWTStatelessUserAuthentication)),
+    path("jwt-stateless-get/", view(JWTStatelessUserAuthentication, base=OkAfterOneGet)),
     path("redistoken/", view(RedisTokenAuthentication)),
     path("redistoken-eager/", view(EagerRedisTokenAuthentication)),
 ]
