@@ -94,19 +94,23 @@ class Timed:
 
 
 def time_interleaved(items: list[Timed], rounds: int, per_round: int) -> dict[str, float]:
-    """Median microseconds per call of each item, over ``rounds`` rounds in
-    which every item runs ``per_round`` calls, in a fresh random order each
-    round, so that machine noise, and the after-effects of one scheme (a
-    database flushing what the previous one wrote), hit all of them alike."""
+    """Median microseconds of one call of each item, over every call of
+    ``rounds`` rounds in which every item runs ``per_round`` calls, in a fresh
+    random order each round, so that machine noise, and the after-effects of
+    one scheme (a database flushing what the previous one wrote), hit all of
+    them alike. Each call is timed on its own: on a shared machine a call
+    that another process pre-empted is an outlier the median sets aside,
+    where a batch average would absorb it."""
     samples: dict[str, list[float]] = {item.name: [] for item in items}
     shuffler = random.Random(5)
+    clock = time.perf_counter
     for _ in range(rounds):
         for item in shuffler.sample(items, len(items)):
             with configured(item.scheme):
                 item.action()  # warm after a settings change
-                start = time.perf_counter()
+                timings = samples[item.name]
                 for _ in range(per_round):
+                    start = clock()
                     item.action()
-                elapsed = time.perf_counter() - start
-            samples[item.name].append(elapsed / per_round * 1e6)
-    return {name: statistics.median(values) for name, values in samples.items()}
+                    timings.append(clock() - start)
+    return {name: statistics.median(values) * 1e6 for name, values in samples.items()}

@@ -135,8 +135,8 @@ def per_request(size: dict[str, Any], all_schemes: list[Scheme], targets: Target
     counts = {s.name: inprocess.count(s) for s in all_schemes}
     micro = inprocess.time_interleaved(items, size["rounds"], size["per_round"])
     floor, rtt = micro["no auth (floor)"], micro["GET"]
-    rounds = f"{size['rounds']} rounds of {size['per_round']}, schemes in random order"
-    print(f"\n## Per request, in process ({rounds}, medians)\n")
+    rounds = f"{size['rounds']} rounds of {size['per_round']} requests, schemes in random order"
+    print(f"\n## Per request, in process ({rounds}; median of every request)\n")
     rows = []
     for s in all_schemes:
         c = counts[s.name]
