@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
@@ -19,10 +19,12 @@ WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 @dataclass
 class Counts:
-    queries: int = 0
-    writes: int = 0
-    round_trips: int = 0
-    commands: list[str] = field(default_factory=list)
+    queries: float = 0
+    writes: float = 0
+    round_trips: float = 0
+
+    def per(self, n: int) -> Counts:
+        return Counts(self.queries / n, self.writes / n, self.round_trips / n)
 
 
 @contextmanager

@@ -78,12 +78,7 @@ def count(scheme: Scheme, n: int = 20) -> Counts:
         with everything() as counts:
             for _ in range(n):
                 request(scheme)
-    counts.queries, counts.writes, counts.round_trips = (
-        counts.queries / n,
-        counts.writes / n,
-        counts.round_trips / n,
-    )  # type: ignore[assignment]
-    return counts
+    return counts.per(n)
 
 
 @dataclass
