@@ -9,8 +9,8 @@
 
 Redis is always a private ``redis-server`` started on free ports (and
 stopped) by the benchmark: it never touches another server. SQLite is a
-temporary file; with ``--postgres`` the tables are migrated into the given
-database and only the benchmark user's rows are written.
+temporary file; ``--postgres`` migrates the given database and writes a
+benchmark user and its tokens there, so give it a database of its own.
 """
 
 from __future__ import annotations
