@@ -44,6 +44,10 @@ class RedisTokenAuthentication(BaseAuthentication):
     unknown, expired or revoked is a 401; an unreachable Redis is a 503.
     """
 
+    #: ``"lazy"`` or ``"eager"`` for the views using this class (a subclass
+    #: sets it); ``None`` follows the ``USER_LOADING`` setting.
+    user_loading: str | None = None
+
     def authenticate(self, request: Request) -> tuple[Any, store.Session] | None:
         parts = _credentials(request)
         if parts is None:
@@ -72,7 +76,7 @@ class RedisTokenAuthentication(BaseAuthentication):
             raise ServiceUnavailable() from exc
         if session is None:
             self._fail(request, "Invalid or expired token.")
-        if token_settings.USER_LOADING == "eager":
+        if (self.user_loading or token_settings.USER_LOADING) == "eager":
             return load_user(session.user_id, session.id), session
         return LazyUser(session.user_id, session.id), session
 

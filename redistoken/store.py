@@ -256,7 +256,8 @@ def _authenticate(token: tokens.ParsedToken) -> Session | None:
     )
     if not result:
         return None
-    value, meta, expires_at_ms, now_ms = result
+    times, meta, value = _text(result).split("\n", 2)
+    expires_at_ms, now_ms = times.split("|")
     return _session(token.session_id, value, meta, expires_at_ms, int(now_ms))
 
 

@@ -271,3 +271,14 @@ def test_revoke_all_of_many_sessions_is_one_round_trip(counting_client):
     counting_client.calls.clear()
     assert len(store.revoke_all(7)) == 200
     assert counting_client.calls == ["evalsha"]
+
+
+def test_authenticate_returns_metadata_and_user_ids_with_separators_intact():
+    """authenticate.lua packs its answer into one string; nothing a session
+    may hold can be confused with its separators."""
+    issued = store.issue_token("x|y\nz", device="A|B Ünïcode", ip="2001:db8::1", user_agent="App/1 (a|b)\tc")
+    session = store.authenticate(parse(issued.token))
+    assert session is not None
+    assert session.user_id == "x|y\nz"
+    assert (session.device, session.ip, session.user_agent) == ("A|B Ünïcode", "2001:db8::1", "App/1 (a|b)c")
+    assert session.expires_at >= issued.session.expires_at

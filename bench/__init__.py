@@ -1,0 +1,1 @@
+"""The benchmark of redistoken against its peers: ``python bench/run.py``."""
