@@ -6,4 +6,4 @@ class RedisTokenConfig(AppConfig):
     verbose_name = "Redis tokens"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import checks, deploy_checks  # noqa: F401  (registers the system checks)
