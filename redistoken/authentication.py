@@ -15,6 +15,9 @@ from .users import LazyUser, load_user
 
 _ERROR_ATTRIBUTE = "_redistoken_error"
 
+#: A header of ours longer than this is refused unparsed (a token is 58 characters).
+MAX_HEADER_LENGTH = 1024
+
 
 class RedisTokenAuthentication(BaseAuthentication):
     """``Authorization: Token <token>`` (keywords configurable, e.g. ``Bearer``).
@@ -26,8 +29,14 @@ class RedisTokenAuthentication(BaseAuthentication):
     """
 
     def authenticate(self, request: Request) -> tuple[Any, store.Session] | None:
-        parts = get_authorization_header(request).split()
+        header = get_authorization_header(request)
         keywords = [keyword.lower().encode() for keyword in token_settings.AUTH_HEADER_KEYWORDS]
+        if len(header) > MAX_HEADER_LENGTH:
+            head = header[:32].split()
+            if head and head[0].lower() in keywords:
+                self._fail(request, "Invalid token header. Too long.")
+            return None
+        parts = header.split()
         if not parts or parts[0].lower() not in keywords:
             return None
         if len(parts) == 1:

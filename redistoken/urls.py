@@ -13,5 +13,5 @@ urlpatterns = [
     path("logout-others/", views.LogoutOthersView.as_view(), name="logout-others"),
     path("revoke/", views.RevokeView.as_view(), name="revoke"),
     path("sessions/", views.SessionListView.as_view(), name="sessions"),
-    re_path(r"^sessions/(?P<session_id>[^/]{1,64})/$", views.SessionDetailView.as_view(), name="session-detail"),
+    re_path(r"^sessions/(?P<session_id>[^/]+)/$", views.SessionDetailView.as_view(), name="session-detail"),
 ]
