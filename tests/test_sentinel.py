@@ -86,3 +86,27 @@ def test_sessions_survive_a_failover_and_the_switch_is_only_503(sentinel_setup):
     for token in tokens:  # the same process, the same client: no restart
         assert APIClient(HTTP_AUTHORIZATION=f"Token {token}").get("/whoami/").status_code == 200
     assert 503 in statuses  # the second before the sentinel notices: refused, not let through
+
+
+def test_django_redis_sentinel_through_cache_alias(sentinel_setup, settings):
+    primary, _replica, sentinel = sentinel_setup
+    settings.DJANGO_REDIS_CONNECTION_FACTORY = "django_redis.pool.SentinelConnectionFactory"
+    settings.CACHES = {
+        **settings.CACHES,
+        "sessions": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://{SentinelServer.SERVICE}/0",
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.SentinelClient",
+                "CONNECTION_POOL_CLASS": "redis.sentinel.SentinelConnectionPool",
+                "SENTINELS": [("127.0.0.1", sentinel.port)],
+                "SOCKET_TIMEOUT": 0.25,
+                "SOCKET_CONNECT_TIMEOUT": 0.25,
+            },
+        },
+    }
+    settings.REDISTOKEN = {"CACHE_ALIAS": "sessions"}
+    get_user_model().objects.create_user("alice", password="pw")
+    token = APIClient().post("/auth/login/", {"username": "alice", "password": "pw"}, format="json").json()["token"]
+    assert APIClient(HTTP_AUTHORIZATION=f"Token {token}").get("/whoami/").status_code == 200
+    assert primary.client().dbsize() == 1  # the session went to the primary the sentinel names
