@@ -44,3 +44,10 @@ def test_all_of_a_users_sessions_share_one_slot(backend):
 @pytest.mark.parametrize("backend", ["fakeredis", "redis"], indirect=True)
 def test_primaries_is_the_one_client_elsewhere(backend):
     assert connection.primaries() == [connection.get_client()]
+
+
+def test_cluster_setting_needs_a_url(settings):
+    from redistoken.settings import problems
+
+    settings.REDISTOKEN = {"CLUSTER": True}
+    assert "CLUSTER needs REDIS_URL (the address of any node of the cluster)." in problems()
