@@ -51,3 +51,36 @@ def test_cluster_setting_needs_a_url(settings):
 
     settings.REDISTOKEN = {"CLUSTER": True}
     assert "CLUSTER needs REDIS_URL (the address of any node of the cluster)." in problems()
+
+
+@pytest.mark.django_db
+def test_a_dead_cluster_primary_is_503_never_401(settings):
+    import time
+
+    from rest_framework.test import APIClient
+
+    from .servers import RedisClusterServers
+
+    cluster = RedisClusterServers(3).start()
+    try:
+        settings.REDISTOKEN = {"REDIS_URL": cluster.url, "CLUSTER": True}
+        settings.ROOT_URLCONF = "tests.urls"
+        client: Any = connection.get_client()
+        issued = {user_id: store.issue_token(user_id).token for user_id in range(30)}
+        node_of = {
+            user_id: client.get_node_from_key(store.user_key(tokens.parse("rtk", raw).tag)).port
+            for user_id, raw in issued.items()
+        }
+        victim = cluster.nodes[1]
+        assert victim.port in node_of.values()
+        victim.stop()
+        for user_id, raw in issued.items():
+            started = time.monotonic()
+            status = APIClient(HTTP_AUTHORIZATION=f"Token {raw}").get("/whoami/").status_code
+            assert status in (200, 503)
+            assert time.monotonic() - started < 3  # bounded: timeouts, one retry, one topology refresh
+            if node_of[user_id] == victim.port:
+                assert status == 503
+    finally:
+        cluster.cleanup()
+        connection.reset_client()
