@@ -105,8 +105,9 @@ class RedisClusterServers:
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
+            known = b"cluster_known_nodes:%d" % len(self.nodes)
             infos = [node.client().execute_command("CLUSTER", "INFO") for node in self.nodes]
-            if all(b"cluster_state:ok" in info and b"cluster_known_nodes:%d" % len(self.nodes) in info for info in infos):
+            if all(b"cluster_state:ok" in info and known in info for info in infos):
                 return self
             time.sleep(0.1)
         raise RuntimeError("the private Redis Cluster did not reach cluster_state:ok")

@@ -2,13 +2,14 @@
 never a traceback or an echoed token, never a Redis call for a malformed token."""
 
 import json
+from urllib.parse import quote
 
 import pytest
 from django.contrib.auth import get_user_model
 from hypothesis import HealthCheck, given, settings, strategies as st
 from rest_framework.test import APIClient
 
-from redistoken import tokens
+from redistoken import store, tokens
 from redistoken.authentication import MAX_HEADER_LENGTH
 from redistoken.views import MAX_BODY_LENGTH
 
@@ -93,11 +94,7 @@ def test_oversized_bodies_are_refused_early(backend):
 @given(session_id=st.text(min_size=1, max_size=80).filter(lambda s: "/" not in s))  # an id in the URL grammar
 def test_any_session_id_in_the_url_is_a_clean_answer(backend, session_id):
     user, _ = get_user_model().objects.get_or_create(username="alice")
-    from redistoken import store
-
     issued = store.issue_token(user)
-    from urllib.parse import quote
-
     try:
         response = APIClient(HTTP_AUTHORIZATION=f"Token {issued.token}").delete(
             f"/auth/sessions/{quote(session_id, safe='')}/"

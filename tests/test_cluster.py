@@ -1,13 +1,17 @@
 """Redis Cluster specifics: one slot per user, whole-store work over every primary."""
 
+import time
 from typing import Any
 
 import pytest
 import redis
 from redis.cluster import RedisCluster
+from rest_framework.test import APIClient
 
 from redistoken import connection, store, tokens
-from redistoken.settings import token_settings
+from redistoken.settings import problems, token_settings
+
+from .servers import RedisClusterServers
 
 
 on_cluster = pytest.mark.parametrize("backend", ["cluster"], indirect=True)
@@ -47,20 +51,12 @@ def test_primaries_is_the_one_client_elsewhere(backend):
 
 
 def test_cluster_setting_needs_a_url(settings):
-    from redistoken.settings import problems
-
     settings.REDISTOKEN = {"CLUSTER": True}
     assert "CLUSTER needs REDIS_URL (the address of any node of the cluster)." in problems()
 
 
 @pytest.mark.django_db
 def test_a_dead_cluster_primary_is_503_never_401(settings):
-    import time
-
-    from rest_framework.test import APIClient
-
-    from .servers import RedisClusterServers
-
     cluster = RedisClusterServers(3).start()
     try:
         settings.REDISTOKEN = {"REDIS_URL": cluster.url, "CLUSTER": True}
