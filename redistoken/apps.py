@@ -9,7 +9,7 @@ class RedisTokenConfig(AppConfig):
     default_auto_field = "django.db.models.AutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import checks, deploy_checks  # noqa: F401  (registers the system checks)
         from .receivers import connect
 
         connect()  # account events end sessions

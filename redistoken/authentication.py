@@ -26,9 +26,15 @@ def _quoted(value: str) -> str:
     return '"' + "".join(ch for ch in value if " " <= ch <= "~" and ch not in '"\\') + '"'
 
 
+#: A header of ours longer than this is refused unparsed (a token is 58 characters).
+MAX_HEADER_LENGTH = 1024
+
+
 def _credentials(request: Request) -> list[bytes] | None:
-    """The ``Authorization`` header split in words, if it uses one of our keywords."""
-    parts = get_authorization_header(request).split()
+    """The ``Authorization`` header split in words, if it uses one of our
+    keywords (of an oversized header, only its keyword: it is not parsed)."""
+    header = get_authorization_header(request)
+    parts = header[:32].split()[:1] if len(header) > MAX_HEADER_LENGTH else header.split()
     keywords = [keyword.lower().encode() for keyword in token_settings.AUTH_HEADER_KEYWORDS]
     if not parts or parts[0].lower() not in keywords:
         return None
@@ -52,6 +58,8 @@ class RedisTokenAuthentication(BaseAuthentication):
         parts = _credentials(request)
         if parts is None:
             return None
+        if len(get_authorization_header(request)) > MAX_HEADER_LENGTH:
+            self._fail(request, "Invalid token header. Too long.")
         if len(parts) == 1:
             self._fail(request, "Invalid token header. No credentials provided.")
         if len(parts) > 2:

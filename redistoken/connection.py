@@ -87,9 +87,11 @@ def _build() -> Any:
     if s.SENTINELS:
         from redis.sentinel import Sentinel
 
-        options = _options()
-        sentinel = Sentinel(s.SENTINELS, sentinel_kwargs={"socket_timeout": s.SOCKET_TIMEOUT}, **options)
-        return sentinel.master_for(s.SENTINEL_SERVICE_NAME, **options)
+        # A ReadOnlyError from a demoted primary becomes a ConnectionError
+        # in redis-py's sentinel pool: retried once against the new primary.
+        sentinel_options = {"socket_timeout": s.SOCKET_TIMEOUT, "socket_connect_timeout": s.SOCKET_CONNECT_TIMEOUT}
+        sentinel = Sentinel(s.SENTINELS, sentinel_kwargs=sentinel_options, **_options())
+        return sentinel.master_for(s.SENTINEL_SERVICE_NAME)
     if s.REDIS_URL and s.CLUSTER:
         from redis.cluster import RedisCluster
 

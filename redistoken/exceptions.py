@@ -21,3 +21,11 @@ class ServiceUnavailable(APIException):
         super().__init__()
         # DRF's exception handler turns ``wait`` into a Retry-After header.
         self.wait = token_settings.RETRY_AFTER
+
+
+class RequestTooLarge(APIException):
+    """A body far beyond any valid request: refused before it is parsed."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body too large."
+    default_code = "request_too_large"

@@ -132,6 +132,8 @@ def problems() -> list[str]:
         errors.append("KEY_PREFIX must be a non-empty string without braces.")
     if s.REDIS_URL and s.CACHE_ALIAS:
         errors.append("Set REDIS_URL or CACHE_ALIAS, not both.")
+    if s.CLUSTER and not s.REDIS_URL:
+        errors.append("CLUSTER needs REDIS_URL (the address of any node of the cluster).")
     if bool(s.SENTINELS) != bool(s.SENTINEL_SERVICE_NAME):
         errors.append("SENTINELS and SENTINEL_SERVICE_NAME go together.")
     for name in ("SOCKET_TIMEOUT", "SOCKET_CONNECT_TIMEOUT"):

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from . import store, tokens
 from .authentication import RedisTokenAuthentication
-from .exceptions import ServiceUnavailable
+from .exceptions import RequestTooLarge, ServiceUnavailable
 from .middleware import private_if_authorized
 from .serializers import LoginSerializer, RevocationSerializer, SessionSerializer, TokenResponseSerializer
 from .settings import token_settings
@@ -47,6 +47,23 @@ class StoreView(APIView):
         return SessionSerializer(sessions, many=True, context={"current_session_id": current}).data
 
 
+#: Login and revocation bodies are small; anything far larger is refused unread.
+MAX_BODY_LENGTH = 16 * 1024
+
+
+class SmallBodyMixin:
+    """Refuse an oversized body (413) before parsing or throttling reads it."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_BODY_LENGTH:
+            raise RequestTooLarge()
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+
+
 def _no_store(response: Response) -> Response:
     """RFC 6749 5.1: responses carrying a token must never be cached."""
     patch_cache_control(response, no_store=True)
@@ -54,7 +71,7 @@ def _no_store(response: Response) -> Response:
     return response
 
 
-class LoginView(StoreView):
+class LoginView(SmallBodyMixin, StoreView):
     """POST username and password (and an optional device name): a new token."""
 
     authentication_classes = []
@@ -129,7 +146,7 @@ class SessionDetailView(StoreView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class RevokeView(StoreView):
+class RevokeView(SmallBodyMixin, StoreView):
     """RFC 7009 revocation: POST ``token``; 200 whether or not it was live."""
 
     authentication_classes = []

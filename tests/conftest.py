@@ -40,11 +40,38 @@ def delete_prefix(client: redis.Redis, prefix: str) -> None:
         client.delete(key)
 
 
-@pytest.fixture(params=["fakeredis", "redis"])
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[Any]:
+    """A private three-primary Redis Cluster for the whole test run."""
+    from .servers import REDIS_CLI, REDIS_SERVER, RedisClusterServers
+
+    if REDIS_SERVER is None or REDIS_CLI is None:
+        message = "redis-server and redis-cli are not on the PATH; the Redis Cluster tests need them"
+        if REQUIRE_REDIS:
+            pytest.fail(message)
+        pytest.skip(message)
+    cluster = RedisClusterServers(3)
+    try:
+        yield cluster.start()
+    finally:
+        cluster.cleanup()
+
+
+@pytest.fixture(params=["fakeredis", "redis", "cluster"])
 def backend(request: pytest.FixtureRequest, settings: Any) -> Iterator[str]:
-    """Point redistoken at fakeredis or at a real server, with a private prefix."""
+    """Point redistoken at fakeredis, a real server or a real Redis Cluster,
+    with a private key prefix."""
     prefix = f"rttest-{uuid.uuid4().hex[:12]}:"
-    if request.param == "redis":
+    if request.param == "cluster":
+        from redis.cluster import RedisCluster
+
+        cluster = request.getfixturevalue("redis_cluster")
+        settings.REDISTOKEN = {"REDIS_URL": cluster.url, "CLUSTER": True, "KEY_PREFIX": prefix, "SOCKET_TIMEOUT": 2}
+        yield request.param
+        admin = RedisCluster.from_url(cluster.url)
+        delete_prefix(admin, prefix)
+        admin.close()
+    elif request.param == "redis":
         client = real_redis_or_skip()
         settings.REDISTOKEN = {"REDIS_URL": REDIS_URL, "KEY_PREFIX": prefix, "SOCKET_TIMEOUT": 2}
         yield request.param

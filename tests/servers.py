@@ -67,3 +67,81 @@ class RedisServer:
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+REDIS_CLI = shutil.which("redis-cli")
+
+
+class RedisClusterServers:
+    """A private Redis Cluster of ``size`` primaries (no replicas), built with
+    ``redis-cli --cluster create`` on free ports; cluster mode has only db 0."""
+
+    def __init__(self, size: int = 3) -> None:
+        if REDIS_CLI is None:
+            pytest.skip("redis-cli is not on the PATH; the Redis Cluster tests need it")
+        self.nodes = [
+            # The bus port defaults to port + 10000, which may not exist: pick one.
+            RedisServer(
+                *("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"),
+                *("--cluster-node-timeout", "2000", "--cluster-port", str(free_port())),
+            )
+            for _ in range(size)
+        ]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.nodes[0].port}/0"
+
+    def start(self) -> RedisClusterServers:
+        for node in self.nodes:
+            node.start()
+        addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+        subprocess.run(
+            [str(REDIS_CLI), "--cluster", "create", *addresses, "--cluster-yes"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=60,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            known = b"cluster_known_nodes:%d" % len(self.nodes)
+            infos = [node.client().execute_command("CLUSTER", "INFO") for node in self.nodes]
+            if all(b"cluster_state:ok" in info and known in info for info in infos):
+                return self
+            time.sleep(0.1)
+        raise RuntimeError("the private Redis Cluster did not reach cluster_state:ok")
+
+    def cleanup(self) -> None:
+        for node in self.nodes:
+            node.cleanup()
+
+
+class SentinelServer(RedisServer):
+    """A private Sentinel watching ``primary`` as ``mymaster``, with short
+    timeouts so that a failover takes a second or two."""
+
+    SERVICE = "mymaster"
+
+    def __init__(self, primary: RedisServer) -> None:
+        super().__init__()
+        self.config = self.dir / "sentinel.conf"
+        self.config.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.dir}\n"
+            f"sentinel monitor {self.SERVICE} 127.0.0.1 {primary.port} 1\n"
+            f"sentinel down-after-milliseconds {self.SERVICE} 1000\n"
+            f"sentinel failover-timeout {self.SERVICE} 5000\n"
+        )
+
+    def start(self) -> SentinelServer:
+        self.process = subprocess.Popen(
+            [self.binary, str(self.config), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if self.client().ping():
+                    return self
+            except redis.exceptions.RedisError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-sentinel on port {self.port} did not start")

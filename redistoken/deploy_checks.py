@@ -1,0 +1,72 @@
+"""Deploy checks (``manage.py check --deploy``): is the Redis holding the
+sessions configured so that it never drops them?
+
+Every session hash has a TTL, so any ``volatile-*`` policy may evict it just
+like an ``allkeys-*`` one: only ``noeviction`` keeps sessions until they
+expire. Without persistence, a restart logs everyone out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from django.core.checks import CheckMessage, Warning, register
+
+from .connection import is_embedded, primaries
+
+
+def _config(client: Any) -> dict[str, str]:
+    raw = client.config_get("maxmemory-policy")
+    raw.update(client.config_get("appendonly"))
+    raw.update(client.config_get("save"))
+    return {_text(key): _text(value) for key, value in raw.items()}
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@register("redistoken", deploy=True)
+def check_redis_deployment(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    if is_embedded():
+        return []  # redistoken.W001 already says so
+    try:
+        configs = [_config(client) for client in primaries()]
+    except redis.exceptions.ResponseError:
+        return [
+            Warning(
+                "redistoken could not read the Redis configuration (CONFIG GET is disabled).",
+                hint="Make sure the Redis holding sessions uses maxmemory-policy noeviction and persistence (AOF).",
+                id="redistoken.W010",
+            )
+        ]
+    except redis.exceptions.RedisError as exc:
+        return [
+            Warning(
+                f"redistoken could not reach Redis to check its configuration ({type(exc).__name__}).",
+                hint="Run the deploy checks where Redis is reachable.",
+                id="redistoken.W011",
+            )
+        ]
+    messages: list[CheckMessage] = []
+    policies = {config.get("maxmemory-policy", "") for config in configs} - {"noeviction"}
+    if policies:
+        messages.append(
+            Warning(
+                f"Redis maxmemory-policy {', '.join(sorted(policies))} can evict sessions "
+                "(every session hash has a TTL, so volatile-* policies evict them too).",
+                hint="Set maxmemory-policy noeviction on the Redis holding sessions, and size maxmemory "
+                "from the bytes per session (see the README).",
+                id="redistoken.W012",
+            )
+        )
+    if any(config.get("appendonly") != "yes" and not config.get("save") for config in configs):
+        messages.append(
+            Warning(
+                "Redis persistence is off: a Redis restart logs every user out.",
+                hint="Set appendonly yes (appendfsync everysec) on the Redis holding sessions.",
+                id="redistoken.W013",
+            )
+        )
+    return messages

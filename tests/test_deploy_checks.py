@@ -1,0 +1,55 @@
+"""``check --deploy`` warns about a Redis that may drop sessions."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from redistoken.deploy_checks import check_redis_deployment
+
+from .servers import RedisServer, free_port
+
+
+def ids(messages) -> set[str]:
+    return {message.id for message in messages}
+
+
+@pytest.fixture
+def server(request, settings) -> Iterator[RedisServer]:
+    server = RedisServer(*request.param).start()
+    settings.REDISTOKEN = {"REDIS_URL": server.url}
+    yield server
+    server.cleanup()
+
+
+@pytest.mark.parametrize(
+    "server,expected",
+    [
+        (("--maxmemory-policy", "noeviction", "--appendonly", "yes"), set()),
+        (("--maxmemory-policy", "noeviction", "--save", "900 1"), set()),
+        (("--maxmemory-policy", "volatile-lru", "--appendonly", "yes"), {"redistoken.W012"}),
+        (("--maxmemory-policy", "allkeys-lru"), {"redistoken.W012", "redistoken.W013"}),
+        (("--maxmemory-policy", "noeviction"), {"redistoken.W013"}),
+        (("--appendonly", "yes", "--rename-command", "CONFIG", ""), {"redistoken.W010"}),
+    ],
+    indirect=["server"],
+)
+def test_warnings_follow_the_server_configuration(server, expected):
+    messages = check_redis_deployment()
+    assert ids(messages) == expected
+    if "redistoken.W012" in expected:
+        assert "noeviction" in next(m.hint for m in messages if m.id == "redistoken.W012")
+
+
+def test_unreachable_redis_is_a_warning(settings):
+    settings.REDISTOKEN = {"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}
+    assert ids(check_redis_deployment()) == {"redistoken.W011"}
+
+
+def test_embedded_store_is_not_checked_here(settings):
+    settings.REDISTOKEN = {}
+    assert check_redis_deployment() == []
+
+
+@pytest.mark.parametrize("backend", ["cluster"], indirect=True)
+def test_every_cluster_primary_is_checked(backend):
+    assert ids(check_redis_deployment()) == {"redistoken.W013"}  # the test cluster has persistence off

@@ -1,0 +1,112 @@
+"""Sentinel: sessions survive a failover; during the switch only 200 or 503."""
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from redistoken import connection
+
+from .servers import RedisServer, SentinelServer
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sentinel_setup(settings) -> Iterator[tuple[RedisServer, RedisServer, SentinelServer]]:
+    primary = RedisServer().start()
+    replica = RedisServer("--replicaof", "127.0.0.1", str(primary.port)).start()
+    sentinel = SentinelServer(primary)
+    try:
+        sentinel.start()
+        _wait_for(lambda: replica.client().info("replication")["master_link_status"] == "up")
+        _wait_for(lambda: _known_replicas(sentinel) == 1)
+        settings.REDISTOKEN = {
+            "SENTINELS": [("127.0.0.1", sentinel.port)],
+            "SENTINEL_SERVICE_NAME": SentinelServer.SERVICE,
+        }
+        settings.ROOT_URLCONF = "tests.urls"  # /whoami/: no database query from the threads
+        yield primary, replica, sentinel
+    finally:
+        connection.reset_client()
+        for server in (sentinel, replica, primary):
+            server.cleanup()
+
+
+def _known_replicas(sentinel: SentinelServer) -> int:
+    return len(sentinel.client().sentinel_slaves(SentinelServer.SERVICE))
+
+
+def _wait_for(condition, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+def test_sessions_survive_a_failover_and_the_switch_is_only_503(sentinel_setup):
+    primary, replica, _sentinel = sentinel_setup
+    get_user_model().objects.create_user("alice", password="pw")
+    tokens = [
+        APIClient().post("/auth/login/", {"username": "alice", "password": "pw", "device": f"d{i}"}, format="json")
+        .json()["token"]
+        for i in range(3)
+    ]
+    assert primary.client().execute_command("WAIT", 1, 5000) == 1  # the replica has every session
+
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def hammer(token: str) -> None:
+        api = APIClient(HTTP_AUTHORIZATION=f"Token {token}")
+        while not stop.is_set():
+            statuses.append(api.get("/whoami/").status_code)
+            time.sleep(0.01)
+
+    threads = [threading.Thread(target=hammer, args=(token,)) for token in tokens]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(0.3)
+        primary.stop()  # the primary dies; the sentinel promotes the replica
+        _wait_for(lambda: replica.client().info("replication")["role"] == "master")
+        time.sleep(1)  # keep hammering once the new primary is up
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+
+    assert set(statuses) <= {200, 503}, sorted(set(statuses))
+    assert 200 in statuses
+    for token in tokens:  # the same process, the same client: no restart
+        assert APIClient(HTTP_AUTHORIZATION=f"Token {token}").get("/whoami/").status_code == 200
+    assert 503 in statuses  # the second before the sentinel notices: refused, not let through
+
+
+def test_django_redis_sentinel_through_cache_alias(sentinel_setup, settings):
+    primary, _replica, sentinel = sentinel_setup
+    settings.DJANGO_REDIS_CONNECTION_FACTORY = "django_redis.pool.SentinelConnectionFactory"
+    settings.CACHES = {
+        **settings.CACHES,
+        "sessions": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://{SentinelServer.SERVICE}/0",
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.SentinelClient",
+                "CONNECTION_POOL_CLASS": "redis.sentinel.SentinelConnectionPool",
+                "SENTINELS": [("127.0.0.1", sentinel.port)],
+                "SOCKET_TIMEOUT": 0.25,
+                "SOCKET_CONNECT_TIMEOUT": 0.25,
+            },
+        },
+    }
+    settings.REDISTOKEN = {"CACHE_ALIAS": "sessions"}
+    get_user_model().objects.create_user("alice", password="pw")
+    token = APIClient().post("/auth/login/", {"username": "alice", "password": "pw"}, format="json").json()["token"]
+    assert APIClient(HTTP_AUTHORIZATION=f"Token {token}").get("/whoami/").status_code == 200
+    assert primary.client().dbsize() == 1  # the session went to the primary the sentinel names
