@@ -48,6 +48,10 @@ class RedisServer:
     def start(self) -> RedisServer:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir)]
         args += ["--save", "", "--appendonly", "no", "--enable-debug-command", "local", *self.extra]
+        return self._launch(args)
+
+    def _launch(self, args: list[str]) -> RedisServer:
+        """Start the process and wait until it answers PING."""
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -56,7 +60,7 @@ class RedisServer:
                     return self
             except redis.exceptions.RedisError:
                 time.sleep(0.05)
-        raise RuntimeError(f"redis-server on port {self.port} did not start")
+        raise RuntimeError(f"{args[0]} on port {self.port} did not start")
 
     def stop(self) -> None:
         if self.process is not None:
@@ -134,14 +138,5 @@ class SentinelServer(RedisServer):
         )
 
     def start(self) -> SentinelServer:
-        self.process = subprocess.Popen(
-            [self.binary, str(self.config), "--sentinel"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if self.client().ping():
-                    return self
-            except redis.exceptions.RedisError:
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-sentinel on port {self.port} did not start")
+        self._launch([self.binary, str(self.config), "--sentinel"])
+        return self
