@@ -82,11 +82,17 @@ class TokenSettings:
         return self._cache
 
     def __getattr__(self, name: str) -> Any:
+        """The first read of a setting; later reads find it in ``__dict__``
+        (the request path reads several settings per request)."""
         if name not in DEFAULTS:
             raise AttributeError(f"Unknown redistoken setting: {name!r}")
-        return self._load()[name]
+        value = self._load()[name]
+        self.__dict__[name] = value
+        return value
 
     def reload(self) -> None:
+        for name in DEFAULTS:
+            self.__dict__.pop(name, None)
         self._cache = None
 
 
