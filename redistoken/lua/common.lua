@@ -33,6 +33,23 @@ local function expiry(value, idle)
     return math.min(last + idle, absolute)
 end
 
+-- Every session in a user hash, read with one HGETALL: a list of
+-- {session id, value, metadata ('' when none)}.
+local function all_sessions(key)
+    local fields, meta, found = redis.call('HGETALL', key), {}, {}
+    for i = 1, #fields, 2 do
+        if string.sub(fields[i], 1, 2) == 'm:' then
+            meta[string.sub(fields[i], 3)] = fields[i + 1]
+        end
+    end
+    for i = 1, #fields, 2 do
+        if string.sub(fields[i], 1, 2) ~= 'm:' then
+            table.insert(found, {fields[i], fields[i + 1], meta[fields[i]] or ''})
+        end
+    end
+    return found
+end
+
 -- Keep a hash alive at least until `at` (ms); a new hash has no TTL yet.
 local function keep_until(key, at)
     if redis.call('PEXPIRETIME', key) < at then

@@ -24,21 +24,17 @@ local function drop(sid)
 end
 
 local mine, replaced, evicted = {}, {}, {}
-local fields = redis.call('HGETALL', KEYS[1])
-for i = 1, #fields, 2 do
-    local sid, value = fields[i], fields[i + 1]
-    if string.sub(sid, 1, 2) ~= 'm:' then
-        local last, _, _, uid = parse(value)
-        if expiry(value, idle) <= now then
+for _, session in ipairs(all_sessions(KEYS[1])) do
+    local sid, value, meta = session[1], session[2], session[3]
+    local last, _, _, uid = parse(value)
+    if expiry(value, idle) <= now then
+        drop(sid)
+    elseif uid == ARGV[6] then
+        if device ~= '' and string.match(meta, '^[^\t]*') == device then
             drop(sid)
-        elseif uid == ARGV[6] then
-            local meta = redis.call('HGET', KEYS[1], 'm:' .. sid) or ''
-            if device ~= '' and string.match(meta, '^[^\t]*') == device then
-                drop(sid)
-                table.insert(replaced, sid)
-            else
-                table.insert(mine, {sid, last})
-            end
+            table.insert(replaced, sid)
+        else
+            table.insert(mine, {sid, last})
         end
     end
 end
