@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -79,6 +80,15 @@ def memory_per_session(url: str, users: int, per_user: int) -> dict[str, Any]:
     }
 
 
+def _timed(call: Callable[[], Any]) -> tuple[Any, float, int]:
+    """``call()``'s result, milliseconds and Redis round trips."""
+    with round_trips() as counts:
+        start = time.perf_counter()
+        result = call()
+        elapsed = (time.perf_counter() - start) * 1000
+    return result, elapsed, counts.round_trips
+
+
 def one_user_many_sessions(url: str, sessions: int, repeats: int) -> dict[str, float]:
     """Median time (ms) and round trips to list and to revoke all of one
     user's ``sessions`` sessions."""
@@ -89,17 +99,13 @@ def one_user_many_sessions(url: str, sessions: int, repeats: int) -> dict[str, f
             _issue_for(user_id, sessions)
             store.list_sessions(user_id)  # load the script into a fresh server's cache
             for _ in range(3):
-                with round_trips() as counts:
-                    start = time.perf_counter()
-                    found = store.list_sessions(user_id)
-                    listing.append((time.perf_counter() - start) * 1000)
-                list_trips.append(counts.round_trips)
+                found, ms, trips = _timed(lambda: store.list_sessions(user_id))
+                listing.append(ms)
+                list_trips.append(trips)
                 assert len(found) == sessions, len(found)
-            with round_trips() as counts:
-                start = time.perf_counter()
-                revoked = store.revoke_all(user_id)
-                revoking.append((time.perf_counter() - start) * 1000)
-            revoke_trips.append(counts.round_trips)
+            revoked, ms, trips = _timed(lambda: store.revoke_all(user_id))
+            revoking.append(ms)
+            revoke_trips.append(trips)
             assert len(revoked) == sessions, len(revoked)
     return {
         "sessions": sessions,
