@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, NoReturn
 
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -30,15 +31,19 @@ def _quoted(value: str) -> str:
 MAX_HEADER_LENGTH = 1024
 
 
-def _credentials(request: Request) -> list[bytes] | None:
-    """The ``Authorization`` header split in words, if it uses one of our
+def _credentials(request: Request) -> tuple[bytes, list[bytes]] | None:
+    """The ``Authorization`` header and its words, if it uses one of our
     keywords (of an oversized header, only its keyword: it is not parsed)."""
     header = get_authorization_header(request)
     parts = header[:32].split()[:1] if len(header) > MAX_HEADER_LENGTH else header.split()
-    keywords = [keyword.lower().encode() for keyword in token_settings.AUTH_HEADER_KEYWORDS]
-    if not parts or parts[0].lower() not in keywords:
+    if not parts or parts[0].lower() not in _keywords(token_settings.AUTH_HEADER_KEYWORDS):
         return None
-    return parts
+    return header, parts
+
+
+@cache
+def _keywords(configured: tuple[str, ...]) -> frozenset[bytes]:
+    return frozenset(keyword.lower().encode() for keyword in configured)
 
 
 class RedisTokenAuthentication(BaseAuthentication):
@@ -55,10 +60,11 @@ class RedisTokenAuthentication(BaseAuthentication):
     user_loading: str | None = None
 
     def authenticate(self, request: Request) -> tuple[Any, store.Session] | None:
-        parts = _credentials(request)
-        if parts is None:
+        credentials = _credentials(request)
+        if credentials is None:
             return None
-        if len(get_authorization_header(request)) > MAX_HEADER_LENGTH:
+        header, parts = credentials
+        if len(header) > MAX_HEADER_LENGTH:
             self._fail(request, "Invalid token header. Too long.")
         if len(parts) == 1:
             self._fail(request, "Invalid token header. No credentials provided.")

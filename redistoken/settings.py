@@ -76,8 +76,11 @@ class TokenSettings:
             for name in DURATIONS:
                 if isinstance(merged[name], (int, float, timedelta)):
                     merged[name] = seconds(merged[name])
-            if isinstance(merged["AUTH_HEADER_KEYWORDS"], str):
-                merged["AUTH_HEADER_KEYWORDS"] = (merged["AUTH_HEADER_KEYWORDS"],)
+            keywords = merged["AUTH_HEADER_KEYWORDS"]
+            if isinstance(keywords, str):
+                merged["AUTH_HEADER_KEYWORDS"] = (keywords,)
+            elif isinstance(keywords, (list, set, frozenset)):
+                merged["AUTH_HEADER_KEYWORDS"] = tuple(keywords)
             self._cache = merged
         return self._cache
 

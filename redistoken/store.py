@@ -65,22 +65,43 @@ class Reason(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Session:
-    """A live session as stored; this is ``request.auth``. Holds no secret."""
+    """A live session as stored; this is ``request.auth``. Holds no secret.
+
+    Times are kept as milliseconds of Redis's clock, as read; the datetime
+    properties build their values on use (a request seldom needs them).
+    """
 
     id: str
     user_id: str
-    created: datetime
-    last_used: datetime
-    expires_at: datetime
-    now: datetime
+    created_ms: int
+    last_used_ms: int
+    expires_at_ms: int
+    now_ms: int
     device: str = ""
     ip: str = ""
     user_agent: str = ""
 
     @property
+    def created(self) -> datetime:
+        return _time(self.created_ms)
+
+    @property
+    def last_used(self) -> datetime:
+        return _time(self.last_used_ms)
+
+    @property
+    def expires_at(self) -> datetime:
+        return _time(self.expires_at_ms)
+
+    @property
+    def now(self) -> datetime:
+        """Redis's clock when the session was read."""
+        return _time(self.now_ms)
+
+    @property
     def expires_in(self) -> int:
         """Whole seconds left, by Redis's clock at the time of the read."""
-        return max(0, int((self.expires_at - self.now).total_seconds()))
+        return max(0, (self.expires_at_ms - self.now_ms) // 1000)
 
 
 @dataclass(frozen=True)
@@ -120,17 +141,8 @@ def _session(session_id: str, value: Any, meta: Any, expires_at_ms: Any, now_ms:
     """A :class:`Session` from a stored value and metadata (see the layout above)."""
     _verifier, last_used, _absolute, created, user_id = _text(value).split("|", 4)
     device, ip, user_agent = (_text(meta).split("\t", 2) + ["", "", ""])[:3]
-    return Session(
-        id=session_id,
-        user_id=user_id,
-        created=_time(int(created, 36)),
-        last_used=_time(int(last_used, 36)),
-        expires_at=_time(int(expires_at_ms)),
-        now=_time(now_ms),
-        device=device,
-        ip=ip,
-        user_agent=user_agent,
-    )
+    created_ms, last_used_ms = int(created, 36), int(last_used, 36)
+    return Session(session_id, user_id, created_ms, last_used_ms, int(expires_at_ms), now_ms, device, ip, user_agent)
 
 
 @cache
@@ -145,11 +157,13 @@ def _run(name: str, keys: list[str], args: list[Any], client: Any = None) -> Any
     cache (NOSCRIPT), send the source once, which also reloads it there."""
     source, sha = _script(name)
     client = client or get_client()
-    with unavailable_as_error():
+    try:
         try:
             return client.evalsha(sha, len(keys), *keys, *args)
         except redis.exceptions.NoScriptError:
             return client.eval(source, len(keys), *keys, *args)
+    except redis.exceptions.RedisError as exc:  # unavailable_as_error, inlined: this is the request path
+        raise _unavailable(exc) from exc
 
 
 @contextmanager
@@ -158,8 +172,12 @@ def unavailable_as_error() -> Iterator[None]:
     try:
         yield
     except redis.exceptions.RedisError as exc:
-        logger.warning("redistoken: Redis unavailable: %s", type(exc).__name__)
-        raise StoreUnavailable(str(type(exc).__name__)) from exc
+        raise _unavailable(exc) from exc
+
+
+def _unavailable(exc: redis.exceptions.RedisError) -> StoreUnavailable:
+    logger.warning("redistoken: Redis unavailable: %s", type(exc).__name__)
+    return StoreUnavailable(type(exc).__name__)
 
 
 def _clip(value: str | None, limit: int) -> str:
@@ -218,18 +236,7 @@ def issue_token(user: Any, *, device: str = "", ip: str = "", user_agent: str = 
     split = rest.index("")
     _announce_revoked([item for sid in rest[:split] for item in (sid, user_id)], Reason.REPLACED, None)
     _announce_revoked([item for sid in rest[split + 1 :] for item in (sid, user_id)], Reason.EVICTED, None)
-    stamp = _time(now_ms)
-    session = Session(
-        id=session_id,
-        user_id=user_id,
-        created=stamp,
-        last_used=stamp,
-        expires_at=_time(expires_at_ms),
-        now=stamp,
-        device=device,
-        ip=ip,
-        user_agent=user_agent,
-    )
+    session = Session(session_id, user_id, now_ms, now_ms, expires_at_ms, now_ms, device, ip, user_agent)
     signals.session_created.send(sender=Session, user_id=user_id, session=session)
     return IssuedToken(token=raw, session=session)
 
@@ -267,8 +274,8 @@ def _authenticate_for_cache(token: tokens.ParsedToken) -> tuple[Session | None, 
     session = _authenticate(token)
     if session is None:
         return None, 0.0
-    expires = (session.expires_at - session.now).total_seconds()
-    renewal_due = token_settings.RENEW_INTERVAL - (session.now - session.last_used).total_seconds()
+    expires = (session.expires_at_ms - session.now_ms) / 1000
+    renewal_due = token_settings.RENEW_INTERVAL - (session.now_ms - session.last_used_ms) / 1000
     return session, min(expires, renewal_due)
 
 
@@ -281,7 +288,7 @@ def list_sessions(user: Any) -> list[Session]:
         _session(_text(result[i]), result[i + 1], result[i + 2], result[i + 3], now_ms)
         for i in range(1, len(result), 4)
     ]
-    return sorted(found, key=lambda session: session.last_used, reverse=True)
+    return sorted(found, key=lambda session: session.last_used_ms, reverse=True)
 
 
 def _revoke(user_id: str, mode: str, session_id: str = "", verifier: str = "", tag: str | None = None) -> list[Any]:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
+from django.db.models import Model
 from django.utils.functional import LazyObject, empty
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -29,6 +32,13 @@ def load_user(user_id: str, session_id: str = "") -> Any:
     return user
 
 
+@cache
+def _primary_key(model: type[Model]) -> tuple[Callable[[Any], Any], str]:
+    """The user model's ``pk`` converter and attribute name (read per request)."""
+    field = model._meta.pk
+    return field.to_python, field.attname
+
+
 if TYPE_CHECKING:
     _LazyBase = LazyObject[Any]  # generic in django-stubs only
 else:
@@ -49,12 +59,12 @@ class LazyUser(_LazyBase):
     is_anonymous = False
 
     def __init__(self, user_id: str, session_id: str = "") -> None:
-        super().__init__()
-        model = get_user_model()
-        self.__dict__["_user_id"] = user_id
-        self.__dict__["_session_id"] = session_id
-        self.__dict__["_pk"] = model._meta.pk.to_python(user_id)
-        self.__dict__["_pk_attname"] = model._meta.pk.attname
+        # Built on every request: one write to the instance dict, which
+        # LazyObject's attribute hooks make worth doing once.
+        to_python, attname = _primary_key(get_user_model())
+        self.__dict__.update(
+            _wrapped=empty, _user_id=user_id, _session_id=session_id, _pk=to_python(user_id), _pk_attname=attname
+        )
 
     def __bool__(self) -> bool:
         return True  # ``request.user and ...`` must not load the user

@@ -24,7 +24,8 @@
 -- with Lua's string equality, which compares interned strings by reference.
 -- One HMGET reads the session and its metadata: every redis.call costs.
 local sid = ARGV[1]
-local found = redis.call('HMGET', KEYS[1], sid, 'm:' .. sid)
+local meta_field = 'm:' .. sid
+local found = redis.call('HMGET', KEYS[1], sid, meta_field)
 local value, meta = found[1], found[2] or ''
 if not value or string.sub(value, 1, 22) ~= ARGV[2] then
     return false
@@ -32,7 +33,7 @@ end
 local last, absolute, created, uid = parse(value)
 local now, idle = now_ms(), tonumber(ARGV[3])
 if math.min(last + idle, absolute) <= now then
-    redis.call('HDEL', KEYS[1], sid, 'm:' .. sid)
+    redis.call('HDEL', KEYS[1], sid, meta_field)
     return false
 end
 if now > last and now - last >= tonumber(ARGV[4]) then
