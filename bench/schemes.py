@@ -43,7 +43,7 @@ def schemes() -> list[Scheme]:
     jwt = str(AccessToken.for_user(user))
     ours = store.issue_token(user, device="Pixel 7", ip="203.0.113.7", user_agent=USER_AGENT).token
     eager = store.issue_token(user, device="Pixel 7 (eager)", ip="203.0.113.7", user_agent=USER_AGENT).token
-    calm = store.issue_token(user, device="Pixel 7 (renew 60 s)", ip="203.0.113.7", user_agent=USER_AGENT).token
+    every = store.issue_token(user, device="Pixel 7 (renew always)", ip="203.0.113.7", user_agent=USER_AGENT).token
     malformed = ours[:-1] + ("A" if ours[-1] != "A" else "B")  # checksum fails
     return [
         Scheme("no auth (floor)", "/noauth/"),
@@ -62,10 +62,10 @@ def schemes() -> list[Scheme]:
         Scheme("redistoken (lazy user)", "/redistoken/", f"Token {ours}"),
         Scheme("redistoken (eager user)", "/redistoken-eager/", f"Token {eager}"),
         Scheme(
-            "redistoken RENEW_INTERVAL=60s",
+            "redistoken RENEW_INTERVAL=0",
             "/redistoken/",
-            f"Token {calm}",
-            overrides={"REDISTOKEN": {"RENEW_INTERVAL": 60}},
+            f"Token {every}",
+            overrides={"REDISTOKEN": {"RENEW_INTERVAL": 0}},
             http=False,
         ),
         Scheme("redistoken, malformed token", "/redistoken/", f"Token {malformed}", expect=401),

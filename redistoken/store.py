@@ -193,9 +193,7 @@ def _announce_revoked(pairs: list[Any], reason: Reason, actor: Any) -> list[str]
         logger.info(
             "redistoken: session revoked user=%s session=%s reason=%s by=%s", user_id, sid, reason.value, actor_id
         )
-        signals.session_revoked.send(
-            sender=Session, user_id=user_id, session_id=sid, reason=reason, actor=actor
-        )
+        signals.session_revoked.send(sender=Session, user_id=user_id, session_id=sid, reason=reason, actor=actor)
     return flat[::2]
 
 

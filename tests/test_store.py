@@ -161,7 +161,8 @@ def test_revoke_token_without_knowing_the_user():
     assert not store.revoke_token(parse(issued.token))
 
 
-def test_listing_prunes_dead_sessions_and_orders_by_last_use():
+def test_listing_prunes_dead_sessions_and_orders_by_last_use(settings):
+    settings.REDISTOKEN = {**settings.REDISTOKEN, "RENEW_INTERVAL": 0}  # "last use" exact to the ms
     first, second = store.issue_token(7), store.issue_token(7)
     time.sleep(0.01)
     store.authenticate(parse(first.token))
@@ -197,7 +198,8 @@ def test_device_name_replaces_the_old_session():
 
 
 def test_cap_evicts_least_recently_used(settings):
-    settings.REDISTOKEN = {**settings.REDISTOKEN, "MAX_SESSIONS_PER_USER": 2}
+    # "Used" is as of the last renewal: renew on every request to see 10 ms apart.
+    settings.REDISTOKEN = {**settings.REDISTOKEN, "MAX_SESSIONS_PER_USER": 2, "RENEW_INTERVAL": 0}
     first = store.issue_token(7)
     time.sleep(0.01)
     second = store.issue_token(7)
