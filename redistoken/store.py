@@ -272,9 +272,10 @@ def _authenticate_for_cache(token: tokens.ParsedToken) -> tuple[Session | None, 
     session = _authenticate(token)
     if session is None:
         return None, 0.0
-    expires = (session.expires_at_ms - session.now_ms) / 1000
-    renewal_due = token_settings.RENEW_INTERVAL - (session.now_ms - session.last_used_ms) / 1000
-    return session, min(expires, renewal_due)
+    # now_ms is Redis's clock cut to the millisecond: the true time of the
+    # read may be up to 1 ms later, so count the session 1 ms shorter.
+    until_ms = min(session.expires_at_ms, session.last_used_ms + _ms(token_settings.RENEW_INTERVAL))
+    return session, (until_ms - session.now_ms - 1) / 1000
 
 
 def list_sessions(user: Any) -> list[Session]:
