@@ -21,8 +21,9 @@ def load_user(user_id: str, session_id: str = "") -> Any:
     password changed through it keeps that session (see ``receivers``).
     """
     model = get_user_model()
+    to_python, _attname = _primary_key(model)
     try:
-        user = model._default_manager.get(pk=model._meta.pk.to_python(user_id))
+        user = model._default_manager.get(pk=to_python(user_id))
     except (model.DoesNotExist, ValueError, TypeError) as exc:
         raise AuthenticationFailed("User inactive or deleted.") from exc
     if not getattr(user, "is_active", True):
