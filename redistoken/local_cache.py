@@ -415,9 +415,18 @@ class LocalCache(Generic[V]):
 
     def _listen(self) -> None:
         backoff = 0.05
+        # Whether the last connection had a heartbeat answered by a primary.
+        # A connection that never did (refused, or a replica named during a
+        # failover) is retried after a growing pause, not in a tight loop; a
+        # working connection that is lost is replaced at once.
+        answered = True
         next_heartbeat = 0.0
         while not self._stopped.is_set():
             if self._sock is None:
+                if not answered:
+                    if self._stopped.wait(backoff):
+                        continue
+                    backoff = min(1.0, backoff * 2)
                 try:
                     connection, sock, buffer = self._connect()
                     with self._read_lock:
@@ -425,12 +434,11 @@ class LocalCache(Generic[V]):
                     if self.connections:
                         logger.info("redistoken: local cache tracking connection restored")
                     self.connections += 1
-                    backoff, next_heartbeat = 0.05, 0.0
+                    next_heartbeat = 0.0
                 except Exception as exc:  # Redis down, auth, refused: try again later
                     logger.warning("redistoken: local cache cannot track (%s); retrying", exc)
-                    self._stopped.wait(backoff)
-                    backoff = min(1.0, backoff * 2)
-                    continue
+                answered = False
+                continue
             poller = self._listen_poller
             try:
                 if poller is not None:
@@ -441,6 +449,8 @@ class LocalCache(Generic[V]):
                 if self._sock is None or self._stopped.is_set():
                     continue
                 self._drain()
+                if not answered and self._fresh_sent_at > float("-inf"):
+                    answered, backoff = True, 0.05
                 now = time.monotonic()
                 try:
                     if self._sock is not None and now >= next_heartbeat:
