@@ -136,11 +136,17 @@ def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
 setting_changed.connect(_on_setting_changed)
 
 
+def is_cluster(client: Any) -> bool:
+    """Whether ``client`` is a Redis Cluster client (duck-typed, so a wrapper
+    that forwards attributes, as the tests' counting client does, passes)."""
+    return hasattr(client, "get_primaries")
+
+
 def primaries() -> list[Any]:
     """A client per primary that holds store keys, for work over the whole
     store (SCAN-based revoke-all, stats): each primary of a Redis Cluster,
     otherwise the one client."""
     client = get_client()
-    if hasattr(client, "get_primaries"):  # redis.cluster.RedisCluster
+    if is_cluster(client):
         return [client.get_redis_connection(node) for node in client.get_primaries()]
     return [client]

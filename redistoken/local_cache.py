@@ -59,7 +59,7 @@ from typing import Any, Generic, TypeVar
 
 from django.core.signals import setting_changed
 
-from .connection import get_client, is_embedded
+from .connection import get_client, is_cluster, is_embedded
 from .settings import SETTING_NAME, local_cache_problems, token_settings
 
 logger = logging.getLogger("redistoken")
@@ -512,7 +512,7 @@ def _start() -> LocalCache[Any] | None:
             return None
         reason = unsupported_reason()
         client = None if reason else get_client()
-        if client is not None and (hasattr(client, "get_primaries") or not hasattr(client, "connection_pool")):
+        if client is not None and (is_cluster(client) or not hasattr(client, "connection_pool")):
             reason = "the configured client is a cluster or has no connection pool"
         if reason:
             logger.error("redistoken: LOCAL_CACHE stays off: %s", reason)

@@ -37,7 +37,7 @@ from typing import Any
 import redis
 
 from . import local_cache, signals, tokens
-from .connection import get_client, primaries
+from .connection import get_client, is_cluster, primaries
 from .settings import token_settings
 
 logger = logging.getLogger("redistoken")
@@ -376,7 +376,7 @@ def _scan(match: str, batch_size: int) -> Iterator[tuple[Any, list[str]]]:
 def _run_many(client: Any, name: str, calls: list[tuple[list[str], list[Any]]], *extra: Any) -> list[Any]:
     """Run a script once per (keys, args) in one pipelined round trip, plus
     ``extra`` (method name, args) commands; errors come back as values."""
-    if hasattr(client, "get_primaries") and not extra:  # RedisCluster pipelines refuse EVALSHA
+    if is_cluster(client) and not extra:  # RedisCluster pipelines refuse EVALSHA
         return [_run(name, keys, args, client) for keys, args in calls]
     source, sha = _script(name)
     with unavailable_as_error():
