@@ -24,17 +24,6 @@ from .settings import SETTING_NAME, token_settings
 
 logger = logging.getLogger("redistoken")
 
-#: Errors that mean "Redis cannot answer now", as opposed to "no such token".
-UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
-    redis.exceptions.ConnectionError,  # includes BusyLoadingError
-    redis.exceptions.TimeoutError,
-    redis.exceptions.ReadOnlyError,  # a demoted primary after a failover
-    redis.exceptions.ClusterDownError,
-    redis.exceptions.TryAgainError,
-    redis.exceptions.MasterDownError,
-    redis.exceptions.ClusterError,
-)
-
 _CONNECTION_SETTINGS = (
     "REDIS_URL",
     "CACHE_ALIAS",
@@ -150,3 +139,9 @@ def primaries() -> list[Any]:
     if is_cluster(client):
         return [client.get_redis_connection(node) for node in client.get_primaries()]
     return [client]
+
+
+def text(value: bytes | str) -> str:
+    """A reply as text: bytes from redis-py, unless the client (a django-redis
+    pool, say) decodes responses itself."""
+    return value.decode("utf-8") if isinstance(value, bytes) else value
