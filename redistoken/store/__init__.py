@@ -1,7 +1,7 @@
 """The session store: the only code that talks to Redis.
 
 Every face of redistoken (the authentication class, the views, the admin,
-the management commands, the signal receivers) calls these functions.
+the management commands, the account events) calls these functions.
 
 One Redis hash per user is both the sessions and the per-user index
 (``P`` is ``KEY_PREFIX``, ``T`` the user's tag from :mod:`.tokens`)::
