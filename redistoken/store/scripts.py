@@ -26,7 +26,7 @@ from typing import Any, Generic, Literal, ParamSpec
 
 import redis
 
-from ..connection import get_client, is_cluster
+from ..connection import Client, get_client, is_cluster
 from .errors import StoreUnavailable, unavailable, unavailable_as_error
 
 P = ParamSpec("P")
@@ -94,7 +94,7 @@ class Script(Generic[P]):
             raise self._misuse(len(args), kwargs)
         return args
 
-    def run(self, client: Any, args: tuple[Any, ...]) -> Any:
+    def run(self, client: Client, args: tuple[Any, ...]) -> Any:
         """EVALSHA on ``client``; after NOSCRIPT, the source once by EVAL."""
         try:
             try:
@@ -122,7 +122,7 @@ def lua(numkeys: int) -> Callable[[Callable[P, Any]], Script[P]]:
     return declare
 
 
-def run_many(client: Any, script: Script[Any], calls: list[tuple[Any, ...]], *extra: tuple[str, Any]) -> list[Any]:
+def run_many(client: Client, script: Script[Any], calls: list[tuple[Any, ...]], *extra: tuple[str, Any]) -> list[Any]:
     """Run ``script`` once per call (built by :meth:`Script.args`) in one
     pipelined round trip, plus ``extra`` (method name, args) commands whose
     errors come back as values. The pipeline loads the script first, so a
