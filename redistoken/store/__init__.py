@@ -4,7 +4,7 @@ Every face of redistoken (the authentication class, the views, the admin,
 the management commands, the account events) calls these functions.
 
 One Redis hash per user is both the sessions and the per-user index
-(``P`` is ``KEY_PREFIX``, ``T`` the user's tag from :mod:`.tokens`)::
+(``P`` is ``KEY_PREFIX``, ``T`` the user's tag from :mod:`redistoken.tokens`)::
 
     P{T}                   hash with a TTL
       <session id>         verifier|last used|absolute deadline|created|user id
