@@ -50,7 +50,9 @@ class RedisTokenAuthentication(BaseAuthentication):
     """``Authorization: Token <token>`` (keywords configurable, e.g. ``Bearer``).
 
     A token in another format returns ``None`` so that another class (such as
-    DRF's ``TokenAuthentication`` during a migration) can try it. A token of
+    DRF's ``TokenAuthentication`` during a migration) can try it; with
+    ``ACCEPT_DRF_TOKENS``, a DRF key imported by ``redistoken
+    import-drf-tokens`` is a session like any other (one more round trip). A token of
     ours that is malformed is refused without any Redis call; one that is
     unknown, expired or revoked is a 401; an unreachable Redis is a 503.
     """
@@ -74,13 +76,14 @@ class RedisTokenAuthentication(BaseAuthentication):
             raw = parts[1].decode("ascii")
         except UnicodeError:
             self._fail(request, "Invalid token header. Token string should not contain invalid characters.")
-        prefix = token_settings.TOKEN_PREFIX
-        if not tokens.owns(prefix, raw):
-            return self.authenticate_drf_key(request, raw)
         try:
-            parsed = tokens.parse(prefix, raw)
+            parsed = store.resolve_token(raw)
         except tokens.MalformedToken as exc:
             self._fail(request, str(exc))
+        except store.StoreUnavailable as exc:
+            raise ServiceUnavailable() from exc
+        if parsed is None:
+            return None  # not ours, or a DRF key never imported: DRF's own class may accept it
         return self.authenticate_credentials(request, parsed)
 
     def authenticate_credentials(self, request: Request, token: tokens.ParsedToken) -> tuple[Any, store.Session]:
@@ -93,19 +96,6 @@ class RedisTokenAuthentication(BaseAuthentication):
         if (self.user_loading or token_settings.USER_LOADING) == "eager":
             return load_user(session.user_id, session.id), session
         return LazyUser(session.user_id, session.id), session
-
-    def authenticate_drf_key(self, request: Request, raw: str) -> tuple[Any, store.Session] | None:
-        """With ``ACCEPT_DRF_TOKENS``, a DRF key imported by ``redistoken
-        import-drf-tokens`` is a session like any other (one more round trip
-        to find it). A key never imported returns ``None``, so DRF's
-        ``TokenAuthentication`` placed after this class can still accept it."""
-        if not (token_settings.ACCEPT_DRF_TOKENS and tokens.DRF_KEY_RE.fullmatch(raw)):
-            return None
-        try:
-            parsed = store.resolve_drf_token(raw)
-        except store.StoreUnavailable as exc:
-            raise ServiceUnavailable() from exc
-        return None if parsed is None else self.authenticate_credentials(request, parsed)
 
     def authenticate_header(self, request: Request) -> str:
         """RFC 6750 section 3: ``error`` only when credentials were sent.

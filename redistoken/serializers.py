@@ -18,10 +18,15 @@ class LoginSerializer(serializers.Serializer[Any]):
 
     username = serializers.CharField(max_length=254, trim_whitespace=False)
     password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
-    device = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
-    def validate_device(self, value: str) -> str:
-        return value[: token_settings.DEVICE_NAME_MAX_LENGTH]
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        """The declared fields plus ``device``, bounded by ``DEVICE_NAME_MAX_LENGTH``
+        (read when the serializer is used, so it follows the setting)."""
+        fields = super().get_fields()
+        fields["device"] = serializers.CharField(
+            max_length=token_settings.DEVICE_NAME_MAX_LENGTH, required=False, allow_blank=True, default=""
+        )
+        return fields
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         user = authenticate(self.context.get("request"), username=attrs["username"], password=attrs["password"])

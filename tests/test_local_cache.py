@@ -179,7 +179,7 @@ def test_a_session_is_not_cached_when_its_hash_changes_during_the_read(cached: r
     token = login("3")
 
     def read_racing_a_login() -> tuple[store.Session | None, float]:
-        result = store._authenticate_for_cache(token)
+        result = store.sessions._authenticate_for_cache(token)
         store.issue_token("3")  # another process logs the same user in: a write to the same hash
         written = time.monotonic()
         wait_until(lambda: cache.synced_after(written))  # its invalidation has been applied
