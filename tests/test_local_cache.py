@@ -25,6 +25,7 @@ import redis
 
 from redistoken import connection, local_cache, store, tokens
 from redistoken.checks import check_settings
+from redistoken.local_cache import resp3
 from redistoken.settings import token_settings
 
 from .conftest import CountingClient
@@ -505,11 +506,11 @@ def test_the_reader_never_takes_part_of_a_message() -> None:
         pos = 0
         while True:
             try:
-                message, pos = local_cache._parse(buffer, pos)
-            except local_cache._Incomplete:
+                message, pos = resp3.parse(buffer, pos)
+            except resp3.Incomplete:
                 break
             messages.append(message)
         del buffer[:pos]
     assert messages == [[b"invalidate", [b"rt:{a}", b"rt:{b}"]], [b"invalidate", None], b"PONG"]
-    assert [isinstance(m, local_cache._Push) for m in messages] == [True, True, False]
+    assert [isinstance(m, resp3.Push) for m in messages] == [True, True, False]
     assert buffer == b""
