@@ -92,6 +92,11 @@ class TrackingChannel:
     A heartbeat goes out every ``max_staleness / 3``; the send time of the
     latest one whose reply has been read is :meth:`synced_at`. An unanswered
     heartbeat older than ``reconnect_after`` means a dead path: reconnect.
+
+    Longer than most classes here (about 180 lines) for a reason: all of its
+    state is the one connection's, guarded by one lock that the listener
+    thread and the request threads take in turn; split in two, each half
+    would reach into the other's state under the other's lock.
     """
 
     def __init__(
