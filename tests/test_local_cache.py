@@ -251,6 +251,7 @@ def test_a_session_in_continuous_use_keeps_sliding(cached: redis.Redis, settings
 # -- failure modes ---------------------------------------------------------------
 
 
+@pytest.mark.servers
 def test_the_local_deadline_ends_a_session_whose_hash_lives_on(private_server: RedisServer, settings: Any) -> None:
     # No invalidation ever comes for this expiry: the hash lives on for
     # another session, and Redis is busy expiring many other keys.
@@ -277,6 +278,7 @@ def test_the_local_deadline_ends_a_session_whose_hash_lives_on(private_server: R
     assert accepted_after_deadline == []
 
 
+@pytest.mark.servers
 def test_a_silently_dead_channel_falls_back_within_the_bound(private_server: RedisServer, settings: Any) -> None:
     proxy = FreezingProxy(private_server.port)
     try:
@@ -305,6 +307,7 @@ def test_a_silently_dead_channel_falls_back_within_the_bound(private_server: Red
         proxy.close()
 
 
+@pytest.mark.servers
 def test_a_killed_tracking_connection_flushes_and_recovers(private_server: RedisServer, settings: Any) -> None:
     settings.REDISTOKEN = cache_settings(private_server.url, "kill:")
     cache = ready_cache()
@@ -393,6 +396,7 @@ class Sentinel:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+@pytest.mark.servers
 def test_a_sentinel_failover_is_a_reconnect(settings: Any) -> None:
     fast_sync = ("--repl-diskless-sync-delay", "0")
     old = RedisServer(*fast_sync).start()
