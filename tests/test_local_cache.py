@@ -28,20 +28,12 @@ from redistoken.checks import check_settings
 from redistoken.local_cache import resp3
 from redistoken.settings import token_settings
 
-from .conftest import CountingClient
+from .conftest import CountingClient, wait_until
 from .proxy import FreezingProxy
 from .servers import RedisServer, free_port, require_redis_server
 
 D = 0.05  # the default LOCAL_CACHE_MAX_STALENESS
 THREADS = 4
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not reached in time")
-        time.sleep(0.002)
 
 
 def ready_cache() -> local_cache.LocalCache[Any]:

@@ -16,6 +16,8 @@ from redistoken.local_cache import resp3
 from redistoken.local_cache.cache import SessionCache
 from redistoken.local_cache.channel import CLIENT_NAME, TrackingChannel
 
+from .conftest import wait_until
+
 D = 0.05
 
 # -- the RESP3 reader -------------------------------------------------------------
@@ -487,12 +489,8 @@ class Recorder:
         self.events.append("lost")
 
 
-def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not reached in time")
-        time.sleep(0.002)
+def answered(channel: TrackingChannel) -> bool:
+    return channel.synced_at() > float("-inf")
 
 
 @pytest.fixture
@@ -501,31 +499,34 @@ def server() -> FakeServer:
 
 
 @pytest.fixture
-def tracked(server: FakeServer) -> Iterator[tuple[TrackingChannel, Recorder]]:
-    channel = TrackingChannel("rt:", D, lambda: server)
-    recorder = Recorder()
-    channel.start(recorder)
-    yield channel, recorder
-    channel.close()
+def track(server: FakeServer) -> Iterator[Callable[[], tuple[TrackingChannel, Recorder]]]:
+    """Start a channel on ``server`` (configure the server first), closed at the end."""
+    started: list[TrackingChannel] = []
+
+    def start() -> tuple[TrackingChannel, Recorder]:
+        channel, recorder = TrackingChannel("rt:", D, lambda: server), Recorder()
+        channel.start(recorder)
+        started.append(channel)
+        return channel, recorder
+
+    yield start
+    for channel in started:
+        channel.close()
 
 
-def test_tracking_is_asked_for_the_prefix_and_heartbeats_follow(
-    server: FakeServer, tracked: tuple[TrackingChannel, Recorder]
-) -> None:
-    channel, recorder = tracked
-    wait_until(lambda: channel.synced_at() > float("-inf"))
+def test_tracking_is_asked_for_the_prefix_and_heartbeats_follow(server: FakeServer, track: Any) -> None:
+    channel, recorder = track()
+    wait_until(lambda: answered(channel))
     assert server.commands[0] == [b"CLIENT", b"TRACKING", b"ON", b"BCAST", b"PREFIX", b"rt:"]
     assert recorder.events[0] == "on" and channel.connections == 1
-    answered = channel.synced_at()
-    wait_until(lambda: channel.synced_at() > answered)  # one heartbeat after another
-    assert channel.sync() > answered
+    first = channel.synced_at()
+    wait_until(lambda: channel.synced_at() > first)  # one heartbeat after another
+    assert channel.sync() > first
 
 
-def test_an_answered_heartbeat_proves_every_earlier_invalidation_applied(
-    server: FakeServer, tracked: tuple[TrackingChannel, Recorder]
-) -> None:
-    channel, recorder = tracked
-    wait_until(lambda: channel.synced_at() > float("-inf"))
+def test_an_answered_heartbeat_proves_every_earlier_invalidation_applied(server: FakeServer, track: Any) -> None:
+    channel, recorder = track()
+    wait_until(lambda: answered(channel))
     for keys, split in [((b"rt:{a}",), False), ((b"rt:{b}", b"rt:{c}"), True), ((None,), False)]:
         server.push_invalidate(*keys, split=split)
         written = time.monotonic()  # the write and its push are complete
@@ -533,59 +534,45 @@ def test_an_answered_heartbeat_proves_every_earlier_invalidation_applied(
         assert ("flush" if keys == (None,) else ("invalidate", list(keys))) in recorder.events
 
 
-def test_a_replica_is_refused_and_retried_with_a_pause(server: FakeServer) -> None:
+def test_a_replica_is_refused_and_retried_with_a_pause(server: FakeServer, track: Any) -> None:
     server.role = b"slave"
-    channel, recorder = TrackingChannel("rt:", D, lambda: server), Recorder()
-    channel.start(recorder)
-    try:
-        wait_until(lambda: recorder.events.count("lost") >= 3)
-        assert channel.synced_at() == float("-inf")  # never fresh on a replica
-        server.role = b"master"
-        wait_until(lambda: channel.synced_at() > float("-inf"))
-    finally:
-        channel.close()
-    assert recorder.events[-1] == "lost"
+    channel, recorder = track()
+    wait_until(lambda: recorder.events.count("lost") >= 3)
+    assert not answered(channel)  # never fresh on a replica
+    server.role = b"master"
+    wait_until(lambda: answered(channel))
 
 
-def test_refused_tracking_never_turns_caching_on(server: FakeServer) -> None:
+def test_refused_tracking_never_turns_caching_on(server: FakeServer, track: Any) -> None:
     server.tracking_reply = b"-ERR unknown command\r\n"
-    channel, recorder = TrackingChannel("rt:", D, lambda: server), Recorder()
-    channel.start(recorder)
-    try:
-        wait_until(lambda: len(server.sockets) >= 2)  # tried again
-        assert "on" not in recorder.events and channel.connections == 0
-    finally:
-        channel.close()
+    channel, recorder = track()
+    wait_until(lambda: len(server.sockets) >= 2)  # tried again
+    assert "on" not in recorder.events and channel.connections == 0
 
 
-def test_a_closed_connection_is_lost_then_replaced(
-    server: FakeServer, tracked: tuple[TrackingChannel, Recorder]
-) -> None:
-    channel, recorder = tracked
-    wait_until(lambda: channel.synced_at() > float("-inf"))
+def test_a_closed_connection_is_lost_then_replaced(server: FakeServer, track: Any) -> None:
+    channel, recorder = track()
+    wait_until(lambda: answered(channel))
     server.sockets[-1].close()
-    wait_until(lambda: channel.connections == 2 and channel.synced_at() > float("-inf"))
+    wait_until(lambda: channel.connections == 2 and answered(channel))
     assert recorder.events.count("on") == 2 and "lost" in recorder.events
 
 
 def test_a_silent_server_goes_stale_then_is_reconnected(
-    server: FakeServer, tracked: tuple[TrackingChannel, Recorder], caplog: pytest.LogCaptureFixture
+    server: FakeServer, track: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    channel, recorder = tracked
-    wait_until(lambda: channel.synced_at() > float("-inf"))
+    channel, recorder = track()
+    wait_until(lambda: answered(channel))
     server.answering.clear()  # heartbeats are read and never answered
-    frozen = channel.synced_at()
     wait_until(lambda: "lost" in recorder.events)  # after reconnect_after
-    assert "no heartbeat reply" in caplog.text
-    assert channel.synced_at() == float("-inf") and frozen > float("-inf")
+    assert "no heartbeat reply" in caplog.text and not answered(channel)
     server.answering.set()
-    wait_until(lambda: channel.connections == 2 and channel.synced_at() > float("-inf"))
+    wait_until(lambda: channel.connections == 2 and answered(channel))
 
 
-def test_close_stops_the_thread_and_drops_the_connection(server: FakeServer) -> None:
-    channel, recorder = TrackingChannel("rt:", D, lambda: server), Recorder()
-    channel.start(recorder)
-    wait_until(lambda: channel.synced_at() > float("-inf"))
+def test_close_stops_the_thread_and_drops_the_connection(server: FakeServer, track: Any) -> None:
+    channel, recorder = track()
+    wait_until(lambda: answered(channel))
     channel.close()
-    assert recorder.events[-1] == "lost" and channel.synced_at() == float("-inf")
+    assert recorder.events[-1] == "lost" and not answered(channel)
     assert server.sockets[-1].recv(1) == b""  # the channel's end is closed
