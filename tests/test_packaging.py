@@ -23,7 +23,7 @@ import pytest
 import redistoken
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.packaging
+pytestmark = [pytest.mark.packaging, pytest.mark.servers]
 
 
 def package_files() -> set[str]:
