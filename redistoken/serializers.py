@@ -5,23 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import authenticate
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from .settings import token_settings
-
-GENERIC_LOGIN_ERROR = "Unable to log in with the provided credentials."
+GENERIC_LOGIN_ERROR = _("Unable to log in with the provided credentials.")
 
 
 class LoginSerializer(serializers.Serializer[Any]):
     """Username and password; an unknown user, a wrong password and an
-    inactive user all give the same error."""
+    inactive user all give the same error. The device name has no limit of
+    its own (the body's 16 KiB bounds it): the store cuts it to
+    ``DEVICE_NAME_MAX_LENGTH``."""
 
-    username = serializers.CharField(max_length=254, trim_whitespace=False)
-    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
-    device = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-
-    def validate_device(self, value: str) -> str:
-        return value[: token_settings.DEVICE_NAME_MAX_LENGTH]
+    username = serializers.CharField(min_length=1, max_length=254, trim_whitespace=False)
+    password = serializers.CharField(
+        min_length=1, max_length=4096, trim_whitespace=False, style={"input_type": "password"}
+    )
+    device = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="Kept cut to DEVICE_NAME_MAX_LENGTH characters."
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         user = authenticate(self.context.get("request"), username=attrs["username"], password=attrs["password"])
@@ -65,5 +67,5 @@ class TokenResponseSerializer(serializers.Serializer[Any]):
 class RevocationSerializer(serializers.Serializer[Any]):
     """RFC 7009: the token to revoke."""
 
-    token = serializers.CharField(max_length=512, trim_whitespace=True)
+    token = serializers.CharField(min_length=1, max_length=512, trim_whitespace=True)
     token_type_hint = serializers.CharField(max_length=64, required=False)

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth import get_user_model
 from django.db.models import Model
 from django.utils.functional import LazyObject, empty
-from rest_framework.exceptions import AuthenticationFailed
 
+from .exceptions import TokenRefused
 from .receivers import SESSION_ATTRIBUTE
 
 
@@ -25,9 +25,9 @@ def load_user(user_id: str, session_id: str = "") -> Any:
     try:
         user = model._default_manager.get(pk=to_python(user_id))
     except (model.DoesNotExist, ValueError, TypeError) as exc:
-        raise AuthenticationFailed("User inactive or deleted.") from exc
+        raise TokenRefused("user_inactive") from exc
     if not getattr(user, "is_active", True):
-        raise AuthenticationFailed("User inactive or deleted.")
+        raise TokenRefused("user_inactive")
     if session_id:
         user.__dict__[SESSION_ATTRIBUTE] = session_id
     return user
