@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The two commands a newcomer needs, with nothing but Python installed.
 
-    python3 dev.py demo    # venv, install, migrate, demo user, serve on :8000
+    python3 dev.py demo    # venv, install, migrate, demo user (its password), serve on :8000
     python3 dev.py test    # venv, install, run the test suite
     python3 dev.py lint    # venv, install, ruff check and mypy (strict on redistoken/)
     python3 dev.py docs    # venv, install docs/requirements.txt, serve the docs site on :8001
@@ -44,7 +44,7 @@ def ensure_venv(requirements: str = "requirements.txt") -> None:
 def demo(extra: list[str]) -> None:
     ensure_venv()
     run(str(PYTHON), "manage.py", "migrate", "--verbosity", "0")
-    run(str(PYTHON), "manage.py", "demo_user")
+    run(str(PYTHON), "manage.py", "demo_user", "--show")
     run(str(PYTHON), "manage.py", "runserver", *(extra or ["127.0.0.1:8000"]))
 
 
