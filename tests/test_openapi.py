@@ -90,7 +90,8 @@ def test_docs_pages_use_local_assets():
         assert response.status_code == 200
         page = response.content.decode()
         assert "/static/drf_spectacular_sidecar/" in page
-        assert "cdn." not in page and "unpkg" not in page
+        assert "cdn." not in page and "unpkg" not in page and "fonts.g" not in page
+        assert "https://" not in page  # nothing from a third party
 
 
 def test_the_app_works_without_drf_spectacular():
