@@ -94,7 +94,7 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "redistoken demo",
-    "DESCRIPTION": "Log in at /auth/login/, then send `Authorization: Token <token>`.",
+    "DESCRIPTION": "Log in at /auth/login/, then send `Authorization: Token <token>` (or `Bearer <token>`).",
     "VERSION": redistoken.__version__,
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
