@@ -26,7 +26,7 @@ from django.template.loader import get_template, select_template
 from django.urls import path, reverse
 
 from . import store
-from .models import SessionAdministration
+from .models import may_revoke_sessions
 
 TEMPLATE = "redistoken/admin/user_change_form.html"
 UNAVAILABLE = "Redis cannot answer now; sessions are unavailable. Try again shortly."
@@ -34,10 +34,6 @@ UNAVAILABLE = "Redis cannot answer now; sessions are unavailable. Try again shor
 
 class SessionsAdminMixin:
     """Adds the sessions section, the revoke view and the bulk action."""
-
-    def _may_revoke(self, request: HttpRequest) -> bool:
-        user: Any = request.user
-        return bool(user.has_perm(SessionAdministration.PERMISSION))
 
     def _url_name(self, what: str) -> str:
         opts = self.model._meta  # type: ignore[attr-defined]
@@ -54,7 +50,7 @@ class SessionsAdminMixin:
     ) -> Any:
         response = super().render_change_form(request, context, add, change, **kwargs)  # type: ignore[misc]
         obj = kwargs.get("obj")
-        if add or obj is None or not self._may_revoke(request):
+        if add or obj is None or not may_revoke_sessions(request.user):
             return response
         names = response.template_name
         parent = get_template(names) if isinstance(names, str) else select_template(names)
@@ -78,7 +74,7 @@ class SessionsAdminMixin:
         """POST ``session=<id>`` or ``all=1``; CSRF-protected by ``admin_view``."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        if not self._may_revoke(request):
+        if not may_revoke_sessions(request.user):
             raise PermissionDenied
         user = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
         if user is None:
@@ -101,14 +97,14 @@ class SessionsAdminMixin:
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         actions: dict[str, Any] = super().get_actions(request)  # type: ignore[misc]
         disabled = self.actions is None or IS_POPUP_VAR in request.GET  # type: ignore[attr-defined]
-        if not disabled and self._may_revoke(request):
+        if not disabled and may_revoke_sessions(request.user):
             action = self.get_action("redistoken_revoke_all_sessions")  # type: ignore[attr-defined]
             actions[action[1]] = action
         return actions
 
     @admin.action(description="Revoke all sessions")
     def redistoken_revoke_all_sessions(self, request: HttpRequest, queryset: Any) -> None:
-        if not self._may_revoke(request):
+        if not may_revoke_sessions(request.user):
             raise PermissionDenied
         users = list(queryset.values_list("pk", flat=True))
         try:

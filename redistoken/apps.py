@@ -10,7 +10,7 @@ class RedisTokenConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks, deploy_checks  # noqa: F401  (registers the system checks)
-        from .receivers import connect
+        from .account_events import connect
 
         connect()  # account events end sessions
         if apps.is_installed("django.contrib.admin"):

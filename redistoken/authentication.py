@@ -51,8 +51,10 @@ class RedisTokenAuthentication(BaseAuthentication):
 
     A token in another format returns ``None`` so that a class after this one
     (such as DRF's ``TokenAuthentication`` during a migration) can try it;
-    when this class is the last, no one will, so it is refused here. A token
-    of ours that is malformed is refused without any Redis call; one that is
+    when this class is the last, no one will, so it is refused here. With
+    ``ACCEPT_DRF_TOKENS``, a DRF key imported by ``redistoken
+    import-drf-tokens`` is a session like any other (one more round trip). A
+    token of ours that is malformed is refused without any Redis call; one that is
     unknown, expired or revoked is a 401; an unreachable Redis is a 503.
     Each refusal raises :class:`~redistoken.exceptions.TokenRefused` with a
     stable code.
@@ -81,16 +83,16 @@ class RedisTokenAuthentication(BaseAuthentication):
                 "header_malformed",
                 _("Invalid token header. Token string should not contain invalid characters."),
             )
-        prefix = token_settings.TOKEN_PREFIX
-        if not tokens.owns(prefix, raw):
-            accepted = self.authenticate_drf_key(request, raw)
-            if accepted is None and self._is_last(request):
-                self._fail(request, "token_unrecognized")
-            return accepted
         try:
-            parsed = tokens.parse(prefix, raw)
+            parsed = store.resolve_token(raw)
         except tokens.MalformedToken:
             self._fail(request, "token_malformed")
+        except store.StoreUnavailable as exc:
+            raise ServiceUnavailable() from exc
+        if parsed is None:  # not ours, or a DRF key never imported
+            if self._is_last(request):
+                self._fail(request, "token_unrecognized")  # no class after this one will accept it
+            return None  # DRF's own class may accept it
         return self.authenticate_credentials(request, parsed)
 
     def authenticate_credentials(self, request: Request, token: tokens.ParsedToken) -> tuple[Any, store.Session]:
@@ -107,19 +109,6 @@ class RedisTokenAuthentication(BaseAuthentication):
                 setattr(request, _ERROR_ATTRIBUTE, exc.description)
                 raise
         return LazyUser(session.user_id, session.id), session
-
-    def authenticate_drf_key(self, request: Request, raw: str) -> tuple[Any, store.Session] | None:
-        """With ``ACCEPT_DRF_TOKENS``, a DRF key imported by ``redistoken
-        import-drf-tokens`` is a session like any other (one more round trip
-        to find it). A key never imported returns ``None``, so DRF's
-        ``TokenAuthentication`` placed after this class can still accept it."""
-        if not (token_settings.ACCEPT_DRF_TOKENS and tokens.DRF_KEY_RE.fullmatch(raw)):
-            return None
-        try:
-            parsed = store.resolve_drf_token(raw)
-        except store.StoreUnavailable as exc:
-            raise ServiceUnavailable() from exc
-        return None if parsed is None else self.authenticate_credentials(request, parsed)
 
     def authenticate_header(self, request: Request) -> str:
         """RFC 6750 section 3: ``error`` only when credentials were refused.

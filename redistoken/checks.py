@@ -6,15 +6,17 @@ from typing import Any
 
 from django.core.checks import CheckMessage, Error, Warning, register
 
+from . import local_cache
 from .connection import is_embedded
 from .settings import check_hint, problems, token_settings
 
 
 @register("redistoken")
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    errors = problems() + (local_cache.setting_problems() if token_settings.LOCAL_CACHE else [])
     messages: list[CheckMessage] = [
         Error(problem, hint=check_hint("redistoken.E001"), id="redistoken.E001")
-        for problem in problems()
+        for problem in errors
     ]
     if is_embedded():
         messages.append(
@@ -28,7 +30,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="redistoken.W001",
             )
         )
-    if is_embedded() and token_settings.LOCAL_CACHE:
+    if token_settings.LOCAL_CACHE and local_cache.unsupported_reason() == local_cache.EMBEDDED:
         messages.append(
             Warning(
                 "REDISTOKEN['LOCAL_CACHE'] is on, but the embedded fakeredis has no client tracking: it stays off.",

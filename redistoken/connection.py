@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard, Union
 
 import redis
 from django.core.signals import setting_changed
@@ -22,18 +22,14 @@ from redis.retry import Retry
 
 from .settings import SETTING_NAME, token_settings
 
+if TYPE_CHECKING:
+    from redis.cluster import RedisCluster
+
 logger = logging.getLogger("redistoken")
 
-#: Errors that mean "Redis cannot answer now", as opposed to "no such token".
-UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
-    redis.exceptions.ConnectionError,  # includes BusyLoadingError
-    redis.exceptions.TimeoutError,
-    redis.exceptions.ReadOnlyError,  # a demoted primary after a failover
-    redis.exceptions.ClusterDownError,
-    redis.exceptions.TryAgainError,
-    redis.exceptions.MasterDownError,
-    redis.exceptions.ClusterError,
-)
+#: What :func:`get_client` returns: one server (plain, Sentinel-managed, a
+#: django-redis pool or fakeredis, all ``redis.Redis``) or a Redis Cluster.
+Client = Union[redis.Redis, "RedisCluster"]
 
 _CONNECTION_SETTINGS = (
     "REDIS_URL",
@@ -47,7 +43,7 @@ _CONNECTION_SETTINGS = (
 )
 
 _lock = threading.Lock()
-_client: Any = None
+_client: Client | None = None
 _built_from: tuple[Any, ...] | None = None
 
 
@@ -78,12 +74,13 @@ def is_embedded() -> bool:
     return not (s.REDIS_URL or s.CACHE_ALIAS or s.SENTINELS)
 
 
-def _build() -> Any:
+def _build() -> Client:
     s = token_settings
     if s.CACHE_ALIAS:
         from django_redis import get_redis_connection
 
-        return get_redis_connection(s.CACHE_ALIAS)
+        pooled: redis.Redis = get_redis_connection(s.CACHE_ALIAS)
+        return pooled
     if s.SENTINELS:
         from redis.sentinel import Sentinel
 
@@ -91,7 +88,8 @@ def _build() -> Any:
         # in redis-py's sentinel pool: retried once against the new primary.
         sentinel_options = {"socket_timeout": s.SOCKET_TIMEOUT, "socket_connect_timeout": s.SOCKET_CONNECT_TIMEOUT}
         sentinel = Sentinel(s.SENTINELS, sentinel_kwargs=sentinel_options, **_options())
-        return sentinel.master_for(s.SENTINEL_SERVICE_NAME)
+        primary: redis.Redis = sentinel.master_for(s.SENTINEL_SERVICE_NAME)
+        return primary
     if s.REDIS_URL and s.CLUSTER:
         from redis.cluster import RedisCluster
 
@@ -110,7 +108,11 @@ def _build() -> Any:
 
 
 def get_client() -> Any:
-    """The process-wide Redis client (thread-safe; redis-py pools are per pid)."""
+    """The process-wide Redis client (thread-safe; redis-py pools are per pid).
+
+    Typed ``Any`` rather than :data:`Client` for now: ``local_cache`` reads
+    ``connection_pool``, which a ``RedisCluster`` lacks (it refuses Cluster by
+    its settings check, which mypy cannot see)."""
     global _client, _built_from
     if _client is None:
         with _lock:
@@ -136,13 +138,13 @@ def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
 setting_changed.connect(_on_setting_changed)
 
 
-def is_cluster(client: Any) -> bool:
+def is_cluster(client: Any) -> TypeGuard[RedisCluster]:
     """Whether ``client`` is a Redis Cluster client (duck-typed, so a wrapper
     that forwards attributes, as the tests' counting client does, passes)."""
     return hasattr(client, "get_primaries")
 
 
-def primaries() -> list[Any]:
+def primaries() -> list[redis.Redis]:
     """A client per primary that holds store keys, for work over the whole
     store (SCAN-based revoke-all, stats): each primary of a Redis Cluster,
     otherwise the one client."""
@@ -150,3 +152,9 @@ def primaries() -> list[Any]:
     if is_cluster(client):
         return [client.get_redis_connection(node) for node in client.get_primaries()]
     return [client]
+
+
+def text(value: bytes | str) -> str:
+    """A reply as text: bytes from redis-py, unless the client (a django-redis
+    pool, say) decodes responses itself."""
+    return value.decode("utf-8") if isinstance(value, bytes) else value

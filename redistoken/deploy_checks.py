@@ -13,7 +13,7 @@ from typing import Any
 import redis
 from django.core.checks import CheckMessage, Warning, register
 
-from .connection import is_embedded, primaries
+from .connection import is_embedded, primaries, text
 from .settings import check_hint
 
 
@@ -21,11 +21,7 @@ def _config(client: Any) -> dict[str, str]:
     raw = client.config_get("maxmemory-policy")
     raw.update(client.config_get("appendonly"))
     raw.update(client.config_get("save"))
-    return {_text(key): _text(value) for key, value in raw.items()}
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return {text(key): text(value) for key, value in raw.items()}
 
 
 @register("redistoken", deploy=True)

@@ -15,21 +15,11 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
-from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.decorators import sync_and_async_middleware
 
+from .cache_headers import mark_private, private_if_authorized
 
-def mark_private(response: HttpResponseBase) -> HttpResponseBase:
-    """``Vary: Authorization`` plus ``Cache-Control: private`` (kept ``no-store`` if so)."""
-    patch_vary_headers(response, ("Authorization",))
-    if "no-store" not in response.get("Cache-Control", ""):
-        patch_cache_control(response, private=True)
-    return response
-
-
-def private_if_authorized(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
-    """:func:`mark_private` if the request carried ``Authorization``."""
-    return mark_private(response) if "HTTP_AUTHORIZATION" in request.META else response
+__all__ = ["PrivateCacheMiddleware", "mark_private", "private_if_authorized"]
 
 
 @sync_and_async_middleware

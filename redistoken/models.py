@@ -2,6 +2,8 @@
 only to own the permission that guards looking at and revoking other users'
 sessions (admin pages, staff API), since Django permissions need a model."""
 
+from typing import Any
+
 from django.db import models
 
 
@@ -14,3 +16,8 @@ class SessionAdministration(models.Model):
 
     #: The permission, as ``user.has_perm()`` expects it.
     PERMISSION = "redistoken.revoke_sessions"
+
+
+def may_revoke_sessions(user: Any) -> bool:
+    """Whether ``user`` may see and end other users' sessions (admin, staff API)."""
+    return bool(user.has_perm(SessionAdministration.PERMISSION))

@@ -8,22 +8,28 @@ from django.contrib.auth import authenticate
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from .settings import token_settings
+
 GENERIC_LOGIN_ERROR = _("Unable to log in with the provided credentials.")
 
 
 class LoginSerializer(serializers.Serializer[Any]):
     """Username and password; an unknown user, a wrong password and an
-    inactive user all give the same error. The device name has no limit of
-    its own (the body's 16 KiB bounds it): the store cuts it to
-    ``DEVICE_NAME_MAX_LENGTH``."""
+    inactive user all give the same error."""
 
     username = serializers.CharField(min_length=1, max_length=254, trim_whitespace=False)
     password = serializers.CharField(
         min_length=1, max_length=4096, trim_whitespace=False, style={"input_type": "password"}
     )
-    device = serializers.CharField(
-        required=False, allow_blank=True, default="", help_text="Kept cut to DEVICE_NAME_MAX_LENGTH characters."
-    )
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        """The declared fields plus ``device``, bounded by ``DEVICE_NAME_MAX_LENGTH``
+        (read when the serializer is used, so it follows the setting)."""
+        fields = super().get_fields()
+        fields["device"] = serializers.CharField(
+            max_length=token_settings.DEVICE_NAME_MAX_LENGTH, required=False, allow_blank=True, default=""
+        )
+        return fields
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         user = authenticate(self.context.get("request"), username=attrs["username"], password=attrs["password"])

@@ -63,7 +63,7 @@ DEFAULTS: dict[str, Any] = {
     # Migration from rest_framework.authtoken: accept DRF keys imported by
     # `manage.py redistoken import-drf-tokens` (one more round trip for those).
     "ACCEPT_DRF_TOKENS": False,
-    # Opt-in zero-round-trip mode (local_cache.py): a per-process cache kept
+    # Opt-in zero-round-trip mode (local_cache/): a per-process cache kept
     # coherent by Redis client tracking; revocation visible within
     # LOCAL_CACHE_MAX_STALENESS. Needs RENEW_INTERVAL > 0 (as by default).
     "LOCAL_CACHE": False,
@@ -133,7 +133,8 @@ setting_changed.connect(_reload)
 
 
 def problems() -> list[str]:
-    """Every reason the current settings cannot work, for the system checks."""
+    """Every reason the current settings cannot work, for the system checks
+    (LOCAL_CACHE's own are :func:`redistoken.local_cache.setting_problems`)."""
     errors = [f"Unknown setting {name!r}." for name in token_settings.user_settings if name not in DEFAULTS]
     s = token_settings
     for name in DURATIONS:
@@ -174,22 +175,4 @@ def problems() -> list[str]:
         errors.append("RETRY_ATTEMPTS must be a non-negative integer.")
     if not isinstance(s.ACCEPT_DRF_TOKENS, bool):
         errors.append("ACCEPT_DRF_TOKENS must be True or False.")
-    if s.LOCAL_CACHE:
-        errors += local_cache_problems()
-    return errors
-
-
-def local_cache_problems() -> list[str]:
-    """What keeps LOCAL_CACHE from working (also checked when it starts)."""
-    s = token_settings
-    errors = []
-    if not isinstance(s.RENEW_INTERVAL, float) or s.RENEW_INTERVAL <= 0:
-        errors.append("LOCAL_CACHE needs RENEW_INTERVAL > 0 (e.g. 60 s): a cached session lives one renewal interval.")
-    staleness = s.LOCAL_CACHE_MAX_STALENESS
-    if not isinstance(staleness, float) or not 0.003 <= staleness <= 60:
-        errors.append("LOCAL_CACHE_MAX_STALENESS must be between 3 ms and 60 s.")
-    if not isinstance(s.LOCAL_CACHE_SIZE, int) or s.LOCAL_CACHE_SIZE < 1:
-        errors.append("LOCAL_CACHE_SIZE must be a positive integer.")
-    if s.CLUSTER:
-        errors.append("LOCAL_CACHE does not support Redis Cluster (client tracking is per node); turn one of them off.")
     return errors

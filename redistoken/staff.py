@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.http import Http404
 from rest_framework import status
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -17,7 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from . import store
-from .models import SessionAdministration
+from .models import may_revoke_sessions
+from .users import user_by_pk
 from .views import StoreView
 
 
@@ -25,8 +24,7 @@ class CanRevokeSessions(BasePermission):
     """The caller holds ``redistoken.revoke_sessions`` (loads the caller once)."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        user: Any = request.user
-        return bool(user.has_perm(SessionAdministration.PERMISSION))
+        return may_revoke_sessions(request.user)
 
 
 class StaffSessionsView(StoreView):
@@ -34,11 +32,10 @@ class StaffSessionsView(StoreView):
 
     def target(self, user_id: str) -> Any:
         """The user named in the URL; 404 when there is none (or the id is not an id)."""
-        model = get_user_model()
-        try:
-            return model._default_manager.get(pk=model._meta.pk.to_python(user_id))
-        except (model.DoesNotExist, ValidationError, ValueError, TypeError, OverflowError) as exc:
-            raise Http404 from exc
+        user = user_by_pk(user_id)
+        if user is None:
+            raise Http404
+        return user
 
 
 class UserSessionsView(StaffSessionsView):

@@ -7,26 +7,36 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db.models import Model
 from django.utils.functional import LazyObject, empty
 
 from .exceptions import TokenRefused
-from .receivers import SESSION_ATTRIBUTE
+
+#: Attribute set on a user loaded for a request: the id of that request's
+#: session (read by :mod:`.account_events`, so a password change keeps it).
+SESSION_ATTRIBUTE = "_redistoken_session_id"
+
+
+def user_by_pk(user_id: str) -> Any:
+    """The user with this primary key, active or not; ``None`` when there is
+    none or ``user_id`` is not a valid key for the user model (from a URL, say)."""
+    model = get_user_model()
+    to_python, _attname = _primary_key(model)
+    try:
+        return model._default_manager.get(pk=to_python(user_id))
+    except (model.DoesNotExist, ValidationError, ValueError, TypeError, OverflowError):
+        return None
 
 
 def load_user(user_id: str, session_id: str = "") -> Any:
     """The active user with this id; a missing or inactive user fails as 401.
 
     The user is marked with ``session_id``, the session of the request, so a
-    password changed through it keeps that session (see ``receivers``).
+    password changed through it keeps that session (see :mod:`.account_events`).
     """
-    model = get_user_model()
-    to_python, _attname = _primary_key(model)
-    try:
-        user = model._default_manager.get(pk=to_python(user_id))
-    except (model.DoesNotExist, ValueError, TypeError) as exc:
-        raise TokenRefused("user_inactive") from exc
-    if not getattr(user, "is_active", True):
+    user = user_by_pk(user_id)
+    if user is None or not getattr(user, "is_active", True):
         raise TokenRefused("user_inactive")
     if session_id:
         user.__dict__[SESSION_ATTRIBUTE] = session_id

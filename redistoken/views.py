@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, NoReturn, cast
 
 from django.http import Http404
-from django.utils.cache import patch_cache_control
 from rest_framework import status
 from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -16,8 +15,8 @@ from rest_framework.views import APIView
 
 from . import store, tokens
 from .authentication import RedisTokenAuthentication
+from .cache_headers import no_store, private_if_authorized
 from .exceptions import RequestTooLarge, ServiceUnavailable, coded, printable
-from .middleware import private_if_authorized
 from .serializers import LoginSerializer, RevocationSerializer, SessionSerializer, TokenResponseSerializer
 from .settings import token_settings
 from .throttling import LoginAddressThrottle, LoginUsernameThrottle
@@ -90,13 +89,6 @@ class SmallBodyMixin:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
 
 
-def _no_store(response: Response) -> Response:
-    """RFC 6749 5.1: responses carrying a token must never be cached."""
-    patch_cache_control(response, no_store=True)
-    response["Pragma"] = "no-cache"
-    return response
-
-
 class LoginView(SmallBodyMixin, StoreView):
     """POST username and password (and an optional device name): a new token."""
 
@@ -127,7 +119,7 @@ class LoginView(SmallBodyMixin, StoreView):
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         """Every answer of the login view, errors included, is ``no-store``."""
-        return _no_store(super().finalize_response(request, response, *args, **kwargs))
+        return no_store(super().finalize_response(request, response, *args, **kwargs))
 
 
 class LogoutView(StoreView):
@@ -182,15 +174,10 @@ class RevokeView(SmallBodyMixin, StoreView):
     def post(self, request: Request) -> Response:
         serializer = RevocationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        raw = serializer.validated_data["token"]
-        prefix = token_settings.TOKEN_PREFIX
-        if tokens.owns(prefix, raw):
-            try:
-                store.revoke_token(tokens.parse(prefix, raw), reason=store.Reason.LOGOUT)
-            except tokens.MalformedToken:
-                pass  # RFC 7009 2.2: an invalid token is not an error
-        elif token_settings.ACCEPT_DRF_TOKENS and tokens.DRF_KEY_RE.fullmatch(raw):
-            imported = store.resolve_drf_token(raw)
-            if imported is not None:
-                store.revoke_token(imported, reason=store.Reason.LOGOUT)
-        return _no_store(Response(status=status.HTTP_200_OK))
+        try:
+            token = store.resolve_token(serializer.validated_data["token"])
+        except tokens.MalformedToken:
+            token = None  # RFC 7009 2.2: an invalid token is not an error
+        if token is not None:
+            store.revoke_token(token, reason=store.Reason.LOGOUT)
+        return no_store(Response(status=status.HTTP_200_OK))

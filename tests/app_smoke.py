@@ -47,12 +47,13 @@ assert api.post("/auth/logout/").status_code == 204
 assert api.get("/auth/sessions/").status_code == 401
 
 package = files("redistoken")
+scripts = package.joinpath("store").joinpath("lua")
 print(
     json.dumps(
         {
             "file": redistoken.__file__,
             "version": redistoken.__version__,
-            "lua": sorted(entry.name for entry in package.joinpath("lua").iterdir() if entry.name.endswith(".lua")),
+            "lua": sorted(entry.name for entry in scripts.iterdir() if entry.name.endswith(".lua")),
             "py.typed": package.joinpath("py.typed").is_file(),
             "schema_loaded": "redistoken.schema" in sys.modules,
         }

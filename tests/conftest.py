@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -19,8 +20,26 @@ import redis
 
 from redistoken import connection
 
+from . import servers
+
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9")
 REQUIRE_REDIS = os.environ.get("REDISTOKEN_REQUIRE_REDIS") == "1"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``servers`` every test run on the private Redis Cluster (through
+    the ``backend`` parameter or the fixture), in whichever module. A test
+    that starts a server of its own carries the mark itself."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_cluster = callspec is not None and callspec.params.get("backend") == "cluster"
+        if on_cluster or "redis_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.servers)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    servers.marked = item.get_closest_marker("servers") is not None
 
 
 def real_redis_or_skip() -> redis.Redis:
@@ -93,6 +112,15 @@ def real_redis(settings: Any) -> Iterator[redis.Redis]:
     delete_prefix(client, prefix)
     client.close()
     connection.reset_client()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Poll until ``condition()`` holds; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail("condition not reached in time")
+        time.sleep(0.002)
 
 
 class CountingClient:

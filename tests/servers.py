@@ -15,6 +15,12 @@ import redis
 
 REDIS_SERVER = shutil.which("redis-server")
 
+#: Whether the running test is marked ``servers`` (conftest.py sets it before
+#: each test; True outside pytest, as for the benchmark). A test that starts
+#: a private server without the mark fails, so that ``-m "not servers"``
+#: never needs one.
+marked = True
+
 
 def require_redis_server() -> str:
     if REDIS_SERVER is None:
@@ -52,6 +58,8 @@ class RedisServer:
 
     def _launch(self, args: list[str]) -> RedisServer:
         """Start the process and wait until it answers PING."""
+        if not marked:
+            pytest.fail("this test starts a private redis-server: mark it @pytest.mark.servers")
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

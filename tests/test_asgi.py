@@ -57,6 +57,7 @@ def request(url: str, *, data: dict | None = None, token: str | None = None) -> 
         return error.code, dict(error.headers), error.read()
 
 
+@pytest.mark.servers
 def test_demo_under_uvicorn(tmp_path):
     """The demo's ASGI application in a real ASGI server (embedded store: one process)."""
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DJANGO_SETTINGS_MODULE")}

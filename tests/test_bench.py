@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.servers
 def test_quick_benchmark_prints_every_table_and_the_count_targets_pass():
     for module in ("knox", "rest_framework_simplejwt"):
         pytest.importorskip(module, reason="benchmark-only dependency; pip install -r bench/requirements.txt")

@@ -27,6 +27,7 @@ REQUIRE_BROWSER = os.environ.get("REDISTOKEN_REQUIRE_BROWSER") == "1"
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.servers,  # Chromium and its driver
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("backend"),
     pytest.mark.parametrize("backend", ["redis"], indirect=True),  # a real server

@@ -54,6 +54,7 @@ def test_cluster_setting_needs_a_url(settings):
     assert "CLUSTER needs REDIS_URL (the address of any node of the cluster)." in problems()
 
 
+@pytest.mark.servers
 @pytest.mark.django_db
 def test_a_dead_cluster_primary_is_503_never_401(settings):
     cluster = RedisClusterServers(3).start()

@@ -13,6 +13,8 @@ from redistoken.settings import token_settings
 
 from .servers import RedisServer, free_port
 
+pytestmark = pytest.mark.servers
+
 
 @pytest.fixture
 def cluster(settings) -> Iterator[RedisServer]:

@@ -33,6 +33,7 @@ def server(request, settings) -> Iterator[RedisServer]:
     ],
     indirect=["server"],
 )
+@pytest.mark.servers
 def test_warnings_follow_the_server_configuration(server, expected):
     messages = check_redis_deployment()
     assert ids(messages) == expected

@@ -81,6 +81,7 @@ def image_server(tmp_path_factory):
         server.wait(30)
 
 
+@pytest.mark.servers  # gunicorn
 def test_api_docs_and_their_assets_are_served_with_debug_off(image_server):
     for page in ("/api/docs/", "/api/redoc/"):
         status, _, body = get(image_server + page)
@@ -92,6 +93,7 @@ def test_api_docs_and_their_assets_are_served_with_debug_off(image_server):
         assert b"https://" not in body and b"fonts.g" not in body, page  # nothing from a CDN or Google Fonts
 
 
+@pytest.mark.servers  # gunicorn
 def test_the_admin_is_styled_with_debug_off(image_server):
     status, _, body = get(image_server + "/admin/login/")
     assert status == 200
@@ -102,6 +104,7 @@ def test_the_admin_is_styled_with_debug_off(image_server):
         assert status == 200 and content_type.startswith("text/css") and content, css
 
 
+@pytest.mark.servers  # gunicorn
 def test_landing_page_and_health(image_server):
     status, _, body = get(image_server + "/")
     assert status == 200

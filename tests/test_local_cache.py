@@ -25,22 +25,15 @@ import redis
 
 from redistoken import connection, local_cache, store, tokens
 from redistoken.checks import check_settings
+from redistoken.local_cache import resp3
 from redistoken.settings import token_settings
 
-from .conftest import CountingClient
+from .conftest import CountingClient, wait_until
 from .proxy import FreezingProxy
 from .servers import RedisServer, free_port, require_redis_server
 
 D = 0.05  # the default LOCAL_CACHE_MAX_STALENESS
 THREADS = 4
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail("condition not reached in time")
-        time.sleep(0.002)
 
 
 def ready_cache() -> local_cache.LocalCache[Any]:
@@ -179,7 +172,7 @@ def test_a_session_is_not_cached_when_its_hash_changes_during_the_read(cached: r
     token = login("3")
 
     def read_racing_a_login() -> tuple[store.Session | None, float]:
-        result = store._authenticate_for_cache(token)
+        result = store.sessions._authenticate_for_cache(token)
         store.issue_token("3")  # another process logs the same user in: a write to the same hash
         written = time.monotonic()
         wait_until(lambda: cache.synced_after(written))  # its invalidation has been applied
@@ -250,6 +243,7 @@ def test_a_session_in_continuous_use_keeps_sliding(cached: redis.Redis, settings
 # -- failure modes ---------------------------------------------------------------
 
 
+@pytest.mark.servers
 def test_the_local_deadline_ends_a_session_whose_hash_lives_on(private_server: RedisServer, settings: Any) -> None:
     # No invalidation ever comes for this expiry: the hash lives on for
     # another session, and Redis is busy expiring many other keys.
@@ -276,6 +270,7 @@ def test_the_local_deadline_ends_a_session_whose_hash_lives_on(private_server: R
     assert accepted_after_deadline == []
 
 
+@pytest.mark.servers
 def test_a_silently_dead_channel_falls_back_within_the_bound(private_server: RedisServer, settings: Any) -> None:
     proxy = FreezingProxy(private_server.port)
     try:
@@ -304,6 +299,7 @@ def test_a_silently_dead_channel_falls_back_within_the_bound(private_server: Red
         proxy.close()
 
 
+@pytest.mark.servers
 def test_a_killed_tracking_connection_flushes_and_recovers(private_server: RedisServer, settings: Any) -> None:
     settings.REDISTOKEN = cache_settings(private_server.url, "kill:")
     cache = ready_cache()
@@ -392,6 +388,7 @@ class Sentinel:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+@pytest.mark.servers
 def test_a_sentinel_failover_is_a_reconnect(settings: Any) -> None:
     fast_sync = ("--repl-diskless-sync-delay", "0")
     old = RedisServer(*fast_sync).start()
@@ -505,11 +502,11 @@ def test_the_reader_never_takes_part_of_a_message() -> None:
         pos = 0
         while True:
             try:
-                message, pos = local_cache._parse(buffer, pos)
-            except local_cache._Incomplete:
+                message, pos = resp3.parse(buffer, pos)
+            except resp3.Incomplete:
                 break
             messages.append(message)
         del buffer[:pos]
     assert messages == [[b"invalidate", [b"rt:{a}", b"rt:{b}"]], [b"invalidate", None], b"PONG"]
-    assert [isinstance(m, local_cache._Push) for m in messages] == [True, True, False]
+    assert [isinstance(m, resp3.Push) for m in messages] == [True, True, False]
     assert buffer == b""

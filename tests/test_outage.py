@@ -41,6 +41,7 @@ def assert_unavailable(response) -> None:
     assert "Traceback" not in response.content.decode()
 
 
+@pytest.mark.servers
 def test_stopped_redis_is_503_quickly_then_recovers(private_redis, token):
     assert me(token).status_code == 200
     private_redis.stop()
@@ -55,6 +56,7 @@ def test_stopped_redis_is_503_quickly_then_recovers(private_redis, token):
     assert me(fresh).status_code == 200
 
 
+@pytest.mark.servers
 def test_paused_redis_is_503_within_the_timeout(private_redis, token):
     assert me(token).status_code == 200
     pauser = threading.Thread(target=lambda: private_redis.client().execute_command("DEBUG", "SLEEP", "2"))
@@ -69,6 +71,7 @@ def test_paused_redis_is_503_within_the_timeout(private_redis, token):
     assert me(token).status_code == 200  # the same token works again afterwards
 
 
+@pytest.mark.servers
 def test_client_pause_is_503_then_the_same_token_works(private_redis, token):
     assert me(token).status_code == 200
     private_redis.client().execute_command("CLIENT", "PAUSE", 1500, "ALL")
@@ -102,6 +105,7 @@ def durable_redis(settings) -> Iterator[RedisServer]:
     connection.reset_client()
 
 
+@pytest.mark.servers
 def test_with_aof_a_restart_loses_no_session(durable_redis):
     get_user_model().objects.create_user("alice", password="pw")
     issued = [

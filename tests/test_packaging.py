@@ -23,7 +23,7 @@ import pytest
 import redistoken
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.packaging
+pytestmark = [pytest.mark.packaging, pytest.mark.servers]
 
 
 def package_files() -> set[str]:
@@ -56,7 +56,7 @@ def test_wheel_holds_the_whole_package_and_its_metadata(dist):
     names = set(wheel.namelist())
     missing = package_files() - names
     assert not missing, f"left out of the wheel: {sorted(missing)}"
-    assert {"redistoken/py.typed", "redistoken/lua/authenticate.lua"} <= names
+    assert {"redistoken/py.typed", "redistoken/store/lua/authenticate.lua"} <= names
     assert not any(name.startswith(("tests/", "demo/", "site/")) for name in names)
     info = f"redistoken-{redistoken.__version__}.dist-info"
     assert f"{info}/licenses/LICENSE" in names
@@ -98,6 +98,6 @@ def test_installing_the_wheel_alone_gives_a_working_app(dist, tmp_path):
     facts = json.loads(smoke.stdout.splitlines()[-1])
     assert Path(facts["file"]).is_relative_to(environment)
     assert facts["version"] == redistoken.__version__
-    assert facts["lua"] == sorted(path.name for path in (ROOT / "redistoken" / "lua").glob("*.lua"))
+    assert facts["lua"] == sorted(path.name for path in (ROOT / "redistoken" / "store" / "lua").glob("*.lua"))
     assert facts["py.typed"] is True
     assert facts["schema_loaded"] is False  # drf-spectacular is an extra, not installed here

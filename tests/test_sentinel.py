@@ -12,7 +12,7 @@ from redistoken import connection
 
 from .servers import RedisServer, SentinelServer
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.servers]
 
 
 @pytest.fixture

@@ -77,6 +77,7 @@ def test_unknown_users_and_bad_ids_are_404(staff):
     assert admin_api.delete(f"/auth/users/{staff.pk}/sessions/not-an-id/").status_code == 404
 
 
+@pytest.mark.servers
 def test_redis_down_is_503(alice, staff, settings):
     server = RedisServer().start()
     try:

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 import redistoken
 from redistoken import connection as redis_connection
+from redistoken import store
 from redistoken.schema import AUTHENTICATED
 from redistoken.settings import DOCS_URL
 
@@ -64,9 +65,10 @@ class HealthView(APIView):
     )
     def get(self, request: Request) -> Response:
         try:
-            redis_connection.get_client().ping()
+            with store.unavailable_as_error():
+                redis_connection.get_client().ping()
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
-        except (DatabaseError, *redis_connection.UNAVAILABLE_ERRORS):
+        except (DatabaseError, store.StoreUnavailable):
             return Response({"status": "unavailable"}, status=503)
         return Response({"status": "ok"})

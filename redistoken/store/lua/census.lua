@@ -12,7 +12,7 @@ local now, idle = now_ms(), tonumber(ARGV[1])
 local sessions, users, seen = 0, 0, {}
 local fields = redis.call('HGETALL', KEYS[1])
 for i = 1, #fields, 2 do
-    if string.sub(fields[i], 1, 2) ~= 'm:' then
+    if not is_meta(fields[i]) then
         local _, _, _, uid = parse(fields[i + 1])
         if expiry(fields[i + 1], idle) > now then
             sessions = sessions + 1

@@ -25,9 +25,8 @@ from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models.signals import post_delete, post_init, post_save, pre_save
 
 from . import store
+from .users import SESSION_ATTRIBUTE
 
-#: Attribute set on a user loaded for a request: the id of that request's session.
-SESSION_ATTRIBUTE = "_redistoken_session_id"
 _LOADED = "_redistoken_loaded"  # (password hash, is_active) as loaded from the database
 _EVENT = "_redistoken_event"  # the reason found in pre_save, acted upon in post_save
 

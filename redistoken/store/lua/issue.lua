@@ -19,19 +19,15 @@
 local now, idle = now_ms(), tonumber(ARGV[4])
 local cap, device = tonumber(ARGV[7]), ARGV[8]
 
-local function drop(sid)
-    redis.call('HDEL', KEYS[1], sid, 'm:' .. sid)
-end
-
 local mine, replaced, evicted = {}, {}, {}
 for _, session in ipairs(all_sessions(KEYS[1])) do
     local sid, value, meta = session[1], session[2], session[3]
     local last, _, _, uid = parse(value)
     if expiry(value, idle) <= now then
-        drop(sid)
+        drop(KEYS[1], sid)
     elseif uid == ARGV[6] then
         if device ~= '' and string.match(meta, '^[^\t]*') == device then
-            drop(sid)
+            drop(KEYS[1], sid)
             table.insert(replaced, sid)
         else
             table.insert(mine, {sid, last})
@@ -41,17 +37,14 @@ end
 if cap > 0 and #mine >= cap then
     table.sort(mine, function(a, b) return a[2] < b[2] end)
     for i = 1, #mine - cap + 1 do
-        drop(mine[i][1])
+        drop(KEYS[1], mine[i][1])
         table.insert(evicted, mine[i][1])
     end
 end
 
 local absolute = now + tonumber(ARGV[5])
-local expires_at = math.min(now + idle, absolute)
-local stamp = base36(now)
-local value = table.concat({ARGV[2], stamp, base36(absolute), stamp, ARGV[6]}, '|')
-redis.call('HSET', KEYS[1], ARGV[1], value, 'm:' .. ARGV[1], ARGV[3])
-keep_until(KEYS[1], expires_at)
+local expires_at = ends_at(now, absolute, idle)
+put(KEYS[1], ARGV[1], pack(ARGV[2], now, absolute, base36(now), ARGV[6]), ARGV[3], expires_at)
 
 local result = {now, expires_at}
 for _, sid in ipairs(replaced) do table.insert(result, sid) end

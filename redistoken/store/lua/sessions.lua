@@ -14,7 +14,7 @@ for _, session in ipairs(all_sessions(KEYS[1])) do
     local expires_at = expiry(value, idle)
     local _, _, _, uid = parse(value)
     if expires_at <= now then
-        redis.call('HDEL', KEYS[1], sid, 'm:' .. sid)
+        drop(KEYS[1], sid)
     elseif uid == ARGV[1] then
         table.insert(result, sid)
         table.insert(result, value)

@@ -1,6 +1,6 @@
 -- Validate one session and slide its expiry: the whole per-request cost.
 --
--- KEYS[1]  the user's hash  {prefix}{tag}; see store.py for the layout
+-- KEYS[1]  the user's hash  {prefix}{tag}; see redistoken/store/__init__.py for the layout
 -- ARGV[1]  the session id
 -- ARGV[2]  the token's verifier (the only stored form of a token)
 -- ARGV[3]  idle timeout (ms)
@@ -24,22 +24,21 @@
 -- with Lua's string equality, which compares interned strings by reference.
 -- One HMGET reads the session and its metadata: every redis.call costs.
 local sid = ARGV[1]
-local meta_field = 'm:' .. sid
-local found = redis.call('HMGET', KEYS[1], sid, meta_field)
+local found = redis.call('HMGET', KEYS[1], sid, meta_field(sid))
 local value, meta = found[1], found[2] or ''
-if not value or string.sub(value, 1, 22) ~= ARGV[2] then
+if not value or verifier_of(value) ~= ARGV[2] then
     return false
 end
 local last, absolute, created, uid = parse(value)
 local now, idle = now_ms(), tonumber(ARGV[3])
-if math.min(last + idle, absolute) <= now then
-    redis.call('HDEL', KEYS[1], sid, meta_field)
+if ends_at(last, absolute, idle) <= now then
+    drop(KEYS[1], sid)
     return false
 end
 if now > last and now - last >= tonumber(ARGV[4]) then
     last = now
-    value = table.concat({ARGV[2], base36(now), base36(absolute), created, uid}, '|')
+    value = pack(ARGV[2], now, absolute, created, uid)
     redis.call('HSET', KEYS[1], sid, value)
-    redis.call('PEXPIREAT', KEYS[1], math.min(now + idle, absolute), 'GT')
+    redis.call('PEXPIREAT', KEYS[1], ends_at(now, absolute, idle), 'GT')
 end
-return string.format('%d|%d\n', math.min(last + idle, absolute), now) .. meta .. '\n' .. value
+return string.format('%d|%d\n', ends_at(last, absolute, idle), now) .. meta .. '\n' .. value

@@ -19,9 +19,7 @@ end
 local now = now_ms()
 
 local absolute = now + tonumber(ARGV[5])
-local expires_at = math.min(now + tonumber(ARGV[4]), absolute)
 local created = math.min(tonumber(ARGV[3]), now)
-local value = table.concat({ARGV[2], base36(now), base36(absolute), base36(created), ARGV[6]}, '|')
-redis.call('HSET', KEYS[1], ARGV[1], value, 'm:' .. ARGV[1], '')
-keep_until(KEYS[1], expires_at)
+local value = pack(ARGV[2], now, absolute, base36(created), ARGV[6])
+put(KEYS[1], ARGV[1], value, '', ends_at(now, absolute, tonumber(ARGV[4])))
 return 1

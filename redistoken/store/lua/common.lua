@@ -27,10 +27,39 @@ local function parse(value)
     return tonumber(last, 36), tonumber(absolute, 36), created, uid
 end
 
--- When a session dies: idle timeout after its last use, or its absolute deadline.
+-- A session value; `created` is base 36 text, as parse() returns it.
+local function pack(verifier, last, absolute, created, uid)
+    return table.concat({verifier, base36(last), base36(absolute), created, uid}, '|')
+end
+
+-- The verifier a session value starts with (22 characters).
+local function verifier_of(value)
+    return string.sub(value, 1, 22)
+end
+
+-- The field holding a session's metadata (device TAB ip TAB user agent).
+local function meta_field(sid)
+    return 'm:' .. sid
+end
+
+local function is_meta(field)
+    return string.sub(field, 1, 2) == 'm:'
+end
+
+-- When a session dies: idle timeout after its last use, or its absolute
+-- deadline, whichever comes first. The one rule of a session's life.
+local function ends_at(last, absolute, idle)
+    return math.min(last + idle, absolute)
+end
+
 local function expiry(value, idle)
     local last, absolute = parse(value)
-    return math.min(last + idle, absolute)
+    return ends_at(last, absolute, idle)
+end
+
+-- Forget a session: its value and its metadata.
+local function drop(key, sid)
+    redis.call('HDEL', key, sid, meta_field(sid))
 end
 
 -- Every session in a user hash, read with one HGETALL: a list of
@@ -38,12 +67,12 @@ end
 local function all_sessions(key)
     local fields, meta, found = redis.call('HGETALL', key), {}, {}
     for i = 1, #fields, 2 do
-        if string.sub(fields[i], 1, 2) == 'm:' then
+        if is_meta(fields[i]) then
             meta[string.sub(fields[i], 3)] = fields[i + 1]
         end
     end
     for i = 1, #fields, 2 do
-        if string.sub(fields[i], 1, 2) ~= 'm:' then
+        if not is_meta(fields[i]) then
             table.insert(found, {fields[i], fields[i + 1], meta[fields[i]] or ''})
         end
     end
@@ -55,4 +84,10 @@ local function keep_until(key, at)
     if redis.call('PEXPIRETIME', key) < at then
         redis.call('PEXPIREAT', key, at)
     end
+end
+
+-- Write a new session and its metadata, and keep the hash alive for it.
+local function put(key, sid, value, meta, expires_at)
+    redis.call('HSET', key, sid, value, meta_field(sid), meta)
+    keep_until(key, expires_at)
 end

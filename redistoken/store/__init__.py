@@ -1,0 +1,76 @@
+"""The session store: the only code that talks to Redis.
+
+Every face of redistoken (the authentication class, the views, the admin,
+the management commands, the account events) calls these functions.
+
+One Redis hash per user is both the sessions and the per-user index
+(``P`` is ``KEY_PREFIX``, ``T`` the user's tag from :mod:`redistoken.tokens`)::
+
+    P{T}                   hash with a TTL
+      <session id>         verifier|last used|absolute deadline|created|user id
+      m:<session id>       device TAB ip TAB user agent
+
+Times are milliseconds of Redis's clock in base 36. A session lives until
+``min(last used + IDLE_TIMEOUT, absolute deadline)``, checked by the scripts
+against Redis's clock; the hash's own TTL is kept at the latest such expiry
+of its sessions, so a user who never comes back vanishes by itself, and
+every script that reads the hash prunes the sessions that have expired (no
+keyspace notifications involved). A small hash is one compact listpack
+allocation: about a half of what a key per session plus an index costs.
+Several users may share a tag (it is a 48-bit hash), so each session
+records its user id and every script checks it.
+
+The package, bottom up (nothing imports upwards, so there is no circle):
+
+* ``errors``: :class:`StoreUnavailable` and the logger;
+* ``records``: keys, :class:`Session`, :class:`Reason`, reading stored values;
+* ``scripts``: the Lua scripts of ``lua/``, declared once, and pipelined batches;
+* ``sessions``: one user at a time (login, the per-request check, revocation);
+* ``bulk``: many users at once and the SCAN jobs over the whole store;
+* ``drf``: DRF ``authtoken`` keys (import, and ours-or-theirs for a presented token).
+"""
+
+from __future__ import annotations
+
+from .bulk import Progress, Stats, revoke_all_for_users, revoke_everything, size_hint, stats
+from .drf import LegacyToken, import_drf_tokens, resolve_drf_token, resolve_token
+from .errors import StoreUnavailable, logger, unavailable_as_error
+from .records import IssuedToken, Reason, Session, drf_alias_key, user_id_of, user_key
+from .sessions import (
+    authenticate,
+    issue_token,
+    list_sessions,
+    revoke_all,
+    revoke_other_sessions,
+    revoke_session,
+    revoke_token,
+)
+
+__all__ = [
+    "IssuedToken",
+    "LegacyToken",
+    "Progress",
+    "Reason",
+    "Session",
+    "Stats",
+    "StoreUnavailable",
+    "authenticate",
+    "drf_alias_key",
+    "import_drf_tokens",
+    "issue_token",
+    "list_sessions",
+    "logger",
+    "resolve_drf_token",
+    "resolve_token",
+    "revoke_all",
+    "revoke_all_for_users",
+    "revoke_everything",
+    "revoke_other_sessions",
+    "revoke_session",
+    "revoke_token",
+    "size_hint",
+    "stats",
+    "unavailable_as_error",
+    "user_id_of",
+    "user_key",
+]

@@ -1,0 +1,111 @@
+"""Many users at once: bulk account changes and the SCAN jobs over the whole
+store (``redistoken revoke --all``, ``redistoken stats``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from ..connection import primaries, text
+from ..settings import token_settings
+from . import scripts
+from .errors import unavailable_as_error
+from .records import Reason, ms
+from .sessions import announce_revoked, revoke_all
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Stats:
+    """The store as ``redistoken stats`` reports it."""
+
+    sessions: int
+    users: int
+    user_hashes: int
+    drf_aliases: int
+    memory_bytes: int | None  # None where MEMORY USAGE is unsupported (fakeredis)
+
+
+def revoke_all_for_users(users: Iterable[Any], *, reason: Reason = Reason.ADMIN, actor: Any = None) -> int:
+    """End every session of each user (objects or ids); the number ended.
+
+    ``QuerySet.update()`` sends no signals, so a bulk deactivation or password
+    change must call this itself, e.g. with ``qs.values_list("pk", flat=True)``.
+    """
+    return sum(len(revoke_all(user, reason=reason, actor=actor)) for user in users)
+
+
+def _glob_escape(value: str) -> str:
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in value)
+
+
+def size_hint() -> int:
+    """Keys in the store's database(s), store or not: an upper bound for progress bars."""
+    with unavailable_as_error():
+        return sum(int(client.dbsize()) for client in primaries())
+
+
+def _scan(match: str, batch_size: int) -> Iterator[tuple[Any, list[str]]]:
+    """(primary, keys) in batches of about ``batch_size``: SCAN, never KEYS,
+    so memory stays bounded and the server is never blocked for long."""
+    for client in primaries():
+        cursor = 0
+        while True:
+            with unavailable_as_error():
+                cursor, keys = client.scan(cursor, match=match, count=batch_size)
+            if keys:
+                yield client, [text(key) for key in keys]
+            if int(cursor) == 0:
+                break
+
+
+def revoke_everything(
+    *, reason: Reason = Reason.ADMIN, actor: Any = None, batch_size: int = 500, progress: Progress | None = None
+) -> int:
+    """End every session of every user (an incident switch); the number ended.
+
+    Works in SCAN batches, one pipelined round trip per batch, and signals
+    and logs each session like any other revocation.
+    """
+    done = revoked = 0
+    for client, keys in _scan(_glob_escape(token_settings.KEY_PREFIX) + "{*}", batch_size):
+        results = scripts.run_many(
+            client, scripts.revoke, [scripts.revoke.args(key, "", "hash", "", "") for key in keys]
+        )
+        for pairs in results:
+            revoked += len(announce_revoked(list(pairs), reason, actor))
+        done += len(keys)
+        if progress:
+            progress(done)
+    return revoked
+
+
+def stats(*, batch_size: int = 500, progress: Progress | None = None) -> Stats:
+    """Live sessions, users with sessions and memory, over the whole store."""
+    prefix = token_settings.KEY_PREFIX
+    sessions = users = hashes = aliases = 0
+    memory: int | None = 0
+    done = 0
+    idle = ms(token_settings.IDLE_TIMEOUT)
+    for client, keys in _scan(_glob_escape(prefix) + "*", batch_size):
+        user_hashes = [key for key in keys if key.startswith(prefix + "{")]
+        aliases += sum(1 for key in keys if key.startswith(prefix + "drf:"))
+        sizes = [("memory_usage", (key, 0)) for key in keys] if memory is not None else []
+        calls = [scripts.census.args(key, idle) for key in user_hashes]
+        results = scripts.run_many(client, scripts.census, calls, *sizes)
+        for live, distinct in results[: len(user_hashes)]:
+            sessions, users, hashes = sessions + int(live), users + int(distinct), hashes + bool(live)
+        if memory is not None:
+            used = results[len(user_hashes) :]
+            if any(isinstance(result, redis.exceptions.ResponseError) for result in used):
+                memory = None  # fakeredis has no MEMORY USAGE
+            else:
+                memory += sum(int(result or 0) for result in used)
+        done += len(keys)
+        if progress:
+            progress(done)
+    return Stats(sessions=sessions, users=users, user_hashes=hashes, drf_aliases=aliases, memory_bytes=memory)

@@ -1,0 +1,93 @@
+"""Tokens from DRF's ``authtoken``: importing them, and telling a presented
+token of ours from an imported DRF key.
+
+An imported key gets a session in its user's hash (id derived from the key,
+verifier as for any token) and an alias ``P drf:<verifier>`` ->
+``<tag>:<session id>`` living as long as the session can.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .. import tokens
+from ..connection import get_client, text
+from ..settings import token_settings
+from . import scripts
+from .errors import unavailable_as_error
+from .records import drf_alias_key, ms, user_id_of, user_key
+
+
+@dataclass(frozen=True)
+class LegacyToken:
+    """A DRF ``authtoken`` row to import (the key is only read, never stored)."""
+
+    user_id: Any
+    key: str
+    created: datetime
+
+
+def import_drf_tokens(rows: list[LegacyToken]) -> int:
+    """Make these DRF keys valid redistoken sessions; the number imported.
+
+    A key whose alias exists was imported before and is skipped, even if its
+    session has since been revoked: a re-run never brings a revoked session
+    back. Three pipelined round trips per batch (the alias and the hash may
+    live in different Cluster slots, so they cannot share a script).
+    """
+    s = token_settings
+    client = get_client()
+    prepared = []
+    for row in rows:
+        user_id = user_id_of(row.user_id)
+        verifier = tokens.verifier(row.key)
+        tag, session_id = tokens.user_tag(user_id), tokens.derived_session_id(row.key)
+        created_ms = int(row.created.timestamp() * 1000)
+        prepared.append((user_id, verifier, tag, session_id, created_ms))
+    with unavailable_as_error():
+        pipe = client.pipeline(transaction=False)
+        for _user_id, verifier, *_rest in prepared:
+            pipe.exists(drf_alias_key(verifier))
+        fresh = [row for row, seen in zip(prepared, pipe.execute(), strict=True) if not seen]
+    if not fresh:
+        return 0
+    idle, lifetime = ms(s.IDLE_TIMEOUT), ms(s.ABSOLUTE_LIFETIME)
+    calls = [
+        scripts.import_.args(user_key(tag), sid, verifier, created, idle, lifetime, user_id)
+        for user_id, verifier, tag, sid, created in fresh
+    ]
+    scripts.run_many(client, scripts.import_, calls)
+    with unavailable_as_error():
+        pipe = client.pipeline(transaction=False)
+        for _user_id, verifier, tag, sid, _created in fresh:
+            pipe.set(drf_alias_key(verifier), f"{tag}:{sid}", px=lifetime)
+        pipe.execute()
+    return len(fresh)
+
+
+def resolve_drf_token(raw: str) -> tokens.ParsedToken | None:
+    """The session an imported DRF key stands for, or ``None`` if never imported."""
+    with unavailable_as_error():
+        target = get_client().get(drf_alias_key(tokens.verifier(raw)))
+    if target is None:
+        return None
+    tag, _, session_id = text(target).partition(":")
+    return tokens.ParsedToken(raw=raw, tag=tag, session_id=session_id)
+
+
+def resolve_token(raw: str) -> tokens.ParsedToken | None:
+    """The session a presented token names, decided in one place for every face.
+
+    A token with our prefix is parsed (no I/O; :class:`~redistoken.tokens.MalformedToken`
+    when it is not a valid one); with ``ACCEPT_DRF_TOKENS``, a DRF key is looked
+    up among the imported ones (one round trip). ``None``: not ours, or a DRF
+    key never imported, which another authentication class may still accept.
+    """
+    prefix = token_settings.TOKEN_PREFIX
+    if tokens.owns(prefix, raw):
+        return tokens.parse(prefix, raw)
+    if token_settings.ACCEPT_DRF_TOKENS and tokens.DRF_KEY_RE.fullmatch(raw):
+        return resolve_drf_token(raw)
+    return None

@@ -1,0 +1,191 @@
+"""The Redis scripts, each ``lua/<name>.lua`` declared once as a :class:`Script`.
+
+Modelled on redis-py's ``Script``: the source is read and hashed once, a call
+is one EVALSHA, and a server that lost its script cache (a restart or a
+failover: NOSCRIPT) gets the source once by EVAL, which caches it there
+again. Unlike redis-py's, each script is declared with its KEYS and ARGV as
+a Python signature (:func:`lua`), checked at import against the header
+comment of the script, so a misspelt script name, a call with the wrong
+arity (mypy checks the types too) and a header that no longer matches the
+script's use all fail before anything reaches Redis.
+
+``common.lua`` is prepended to every script (Redis scripts cannot import
+code), after a first ``#!lua flags=...`` line when the script has one: Redis 7
+reads script flags only from the first line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import re
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import Any, Generic, Literal, ParamSpec
+
+import redis
+
+from ..connection import Client, get_client, is_cluster
+from .errors import StoreUnavailable, unavailable, unavailable_as_error
+
+P = ParamSpec("P")
+
+LUA_DIR = Path(__file__).with_name("lua")
+
+_HEADER_ITEM = re.compile(r"^-- (KEYS|ARGV)\[(\d+)\]", re.MULTILINE)
+
+
+def build_source(common: str, script: str) -> str:
+    """``common`` + ``script``, keeping a ``#!`` flags line of the script first."""
+    if script.startswith("#!"):
+        flags, _, body = script.partition("\n")
+        return f"{flags}\n{common}{body}"
+    return common + script
+
+
+def documented(script: str) -> tuple[int, int]:
+    """How many KEYS and ARGV the header comment of ``script`` describes."""
+    lines = script.splitlines()[1:] if script.startswith("#!") else script.splitlines()
+    header = []
+    for line in lines:
+        if not line.startswith("--"):
+            break
+        header.append(line)
+    counts = {"KEYS": 0, "ARGV": 0}
+    for kind, index in _HEADER_ITEM.findall("\n".join(header)):
+        counts[kind] = max(counts[kind], int(index))
+    return counts["KEYS"], counts["ARGV"]
+
+
+@cache
+def _common() -> str:
+    return (LUA_DIR / "common.lua").read_text()
+
+
+class Script(Generic[P]):
+    """A script called like the function it was declared as: KEYS, then ARGV."""
+
+    def __init__(self, declaration: Callable[P, Any], numkeys: int, directory: Path = LUA_DIR) -> None:
+        self.name = declaration.__name__.rstrip("_")  # import_ -> import.lua
+        self.params = tuple(inspect.signature(declaration).parameters.values())
+        if any(param.kind is not param.POSITIONAL_ONLY for param in self.params):
+            raise TypeError(f"{self.name}: declare KEYS and ARGV as positional-only parameters")
+        text = (directory / f"{self.name}.lua").read_text()
+        if documented(text) != (numkeys, len(self.params) - numkeys):
+            raise TypeError(
+                f"{self.name}.lua documents {documented(text)} KEYS and ARGV, but its declaration "
+                f"takes {numkeys} KEYS and {len(self.params) - numkeys} ARGV"
+            )
+        self.numkeys, self.arity = numkeys, len(self.params)
+        self.source = build_source(_common(), text)
+        self.sha = hashlib.sha1(self.source.encode()).hexdigest()
+        self.__doc__ = declaration.__doc__
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Any:
+        """Run on the store's client (the request path: no more work than this)."""
+        if kwargs or len(args) != self.arity:
+            raise self._misuse(len(args), kwargs)
+        return self.run(get_client(), args)
+
+    def args(self, *args: P.args, **kwargs: P.kwargs) -> tuple[Any, ...]:
+        """The arguments of one call, checked, for :func:`run_many`."""
+        if kwargs or len(args) != self.arity:
+            raise self._misuse(len(args), kwargs)
+        return args
+
+    def run(self, client: Client, args: tuple[Any, ...]) -> Any:
+        """EVALSHA on ``client``; after NOSCRIPT, the source once by EVAL."""
+        try:
+            try:
+                return client.evalsha(self.sha, self.numkeys, *args)
+            except redis.exceptions.NoScriptError:
+                return client.eval(self.source, self.numkeys, *args)
+        except redis.exceptions.RedisError as exc:  # unavailable_as_error, inlined: this is the request path
+            raise unavailable(exc) from exc
+
+    def _misuse(self, count: int, kwargs: dict[str, Any]) -> TypeError:
+        names = ", ".join(param.name for param in self.params)
+        return TypeError(f"{self.name}({names}) takes {self.arity} positional arguments, got {count} and {kwargs}")
+
+    def __repr__(self) -> str:
+        return f"<Script {self.name}.lua {self.sha[:8]}>"
+
+
+def lua(numkeys: int) -> Callable[[Callable[P, Any]], Script[P]]:
+    """Declare ``lua/<function name>.lua``: the function's positional-only
+    parameters are its KEYS (the first ``numkeys``) and then its ARGV."""
+
+    def declare(declaration: Callable[P, Any]) -> Script[P]:
+        return Script(declaration, numkeys)
+
+    return declare
+
+
+def run_many(client: Client, script: Script[Any], calls: list[tuple[Any, ...]], *extra: tuple[str, Any]) -> list[Any]:
+    """Run ``script`` once per call (built by :meth:`Script.args`) in one
+    pipelined round trip, plus ``extra`` (method name, args) commands whose
+    errors come back as values. The pipeline loads the script first, so a
+    server that lost its script cache runs the batch all the same."""
+    if is_cluster(client) and not extra:  # RedisCluster pipelines refuse EVALSHA
+        return [script.run(client, args) for args in calls]
+    with unavailable_as_error():
+        pipe = client.pipeline(transaction=False)
+        pipe.script_load(script.source)
+        for args in calls:
+            pipe.evalsha(script.sha, script.numkeys, *args)
+        for method, args in extra:
+            getattr(pipe, method)(*args)
+        results = pipe.execute(raise_on_error=False)[1:]
+    for result in results[: len(calls)]:
+        if isinstance(result, Exception):
+            raise StoreUnavailable(type(result).__name__) from result
+    return list(results)
+
+
+# -- the scripts (each file's header says what KEYS, ARGV and the result hold) --
+
+Mode = Literal["session", "token", "others", "user", "hash"]
+
+
+@lua(numkeys=1)
+def authenticate(user_hash: str, session_id: str, verifier: str, idle_ms: int, renew_ms: int, /) -> Any:
+    """Validate one session and slide its expiry: the whole per-request cost."""
+
+
+@lua(numkeys=1)
+def issue(
+    user_hash: str,
+    session_id: str,
+    verifier: str,
+    metadata: str,
+    idle_ms: int,
+    lifetime_ms: int,
+    user_id: str,
+    cap: int,
+    device: str,
+    /,
+) -> Any:
+    """Store a new session, replacing one on the same device, evicting over the cap."""
+
+
+@lua(numkeys=1)
+def sessions(user_hash: str, user_id: str, idle_ms: int, /) -> Any:
+    """One user's live sessions, pruning expired ones."""
+
+
+@lua(numkeys=1)
+def revoke(user_hash: str, user_id: str, mode: Mode, session_id: str, verifier: str, /) -> Any:
+    """End sessions of one hash: one, by token, the others, the user's, the whole hash's."""
+
+
+@lua(numkeys=1)
+def census(user_hash: str, idle_ms: int, /) -> Any:
+    """Live sessions and distinct users of one hash (read-only), for stats."""
+
+
+@lua(numkeys=1)
+def import_(
+    user_hash: str, session_id: str, verifier: str, created_ms: int, idle_ms: int, lifetime_ms: int, user_id: str, /
+) -> Any:
+    """Store a session for an imported DRF key, unless it is there already."""

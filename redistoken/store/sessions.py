@@ -1,0 +1,150 @@
+"""Sessions one user at a time: login, the per-request check, listing, revocation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import local_cache, signals, tokens
+from ..connection import text
+from ..settings import token_settings
+from . import scripts
+from .errors import logger
+from .records import (
+    IP_MAX_LENGTH,
+    IssuedToken,
+    Reason,
+    Session,
+    clip,
+    metadata,
+    ms,
+    session_from,
+    user_id_of,
+    user_key,
+)
+
+
+def announce_revoked(pairs: list[Any], reason: Reason, actor: Any) -> list[str]:
+    """Log and signal each revoked session; ``pairs`` is [sid, user id, ...]."""
+    flat = [text(item) for item in pairs]
+    actor_id = None if actor is None else user_id_of(actor)
+    for sid, user_id in zip(flat[::2], flat[1::2], strict=True):
+        logger.info(
+            "redistoken: session revoked user=%s session=%s reason=%s by=%s", user_id, sid, reason.value, actor_id
+        )
+        signals.session_revoked.send(sender=Session, user_id=user_id, session_id=sid, reason=reason, actor=actor)
+    return flat[::2]
+
+
+def issue_token(user: Any, *, device: str = "", ip: str = "", user_agent: str = "") -> IssuedToken:
+    """Create a session for ``user`` and return its token (shown once).
+
+    A previous session of the same user with the same ``device`` name is
+    replaced, and with ``MAX_SESSIONS_PER_USER`` set the least recently used
+    sessions are evicted, in the same atomic step.
+    """
+    s = token_settings
+    user_id = user_id_of(user)
+    tag = tokens.user_tag(user_id)
+    session_id = tokens.new_session_id()
+    raw = tokens.generate(s.TOKEN_PREFIX, tag, session_id)
+    device = clip(device, s.DEVICE_NAME_MAX_LENGTH)
+    ip = clip(ip, IP_MAX_LENGTH)
+    user_agent = clip(user_agent, s.USER_AGENT_MAX_LENGTH)
+    result = scripts.issue(
+        user_key(tag),
+        session_id,
+        tokens.verifier(raw),
+        metadata(device, ip, user_agent),
+        ms(s.IDLE_TIMEOUT),
+        ms(s.ABSOLUTE_LIFETIME),
+        user_id,
+        s.MAX_SESSIONS_PER_USER or 0,
+        device,
+    )
+    now_ms, expires_at_ms = int(result[0]), int(result[1])
+    rest = [text(item) for item in result[2:]]
+    split = rest.index("")
+    announce_revoked([item for sid in rest[:split] for item in (sid, user_id)], Reason.REPLACED, None)
+    announce_revoked([item for sid in rest[split + 1 :] for item in (sid, user_id)], Reason.EVICTED, None)
+    session = Session(session_id, user_id, now_ms, now_ms, expires_at_ms, now_ms, device, ip, user_agent)
+    signals.session_created.send(sender=Session, user_id=user_id, session=session)
+    return IssuedToken(token=raw, session=session)
+
+
+def authenticate(token: tokens.ParsedToken) -> Session | None:
+    """Validate and renew a session in one round trip; ``None`` if not live.
+
+    With ``LOCAL_CACHE`` on, a session read recently in this process may be
+    served with no round trip (see :mod:`redistoken.local_cache`); its
+    ``now_ms`` is then the time of that read.
+    """
+    cache = local_cache.active()
+    if cache is None:
+        return _authenticate(token)
+    return cache.lookup(token.tag, token.session_id, token.raw, lambda: _authenticate_for_cache(token))
+
+
+def _authenticate(token: tokens.ParsedToken) -> Session | None:
+    s = token_settings
+    result = scripts.authenticate(
+        user_key(token.tag), token.session_id, token.verifier, ms(s.IDLE_TIMEOUT), ms(s.RENEW_INTERVAL)
+    )
+    if not result:
+        return None
+    times, meta, value = text(result).split("\n", 2)
+    expires_at_ms, now_ms = times.split("|")
+    return session_from(token.session_id, value, meta, expires_at_ms, int(now_ms))
+
+
+def _authenticate_for_cache(token: tokens.ParsedToken) -> tuple[Session | None, float]:
+    """The session and how long this process may serve it without Redis:
+    until it expires or falls due for renewal, whichever comes first."""
+    session = _authenticate(token)
+    if session is None:
+        return None, 0.0
+    # now_ms is Redis's clock cut to the millisecond: the true time of the
+    # read may be up to 1 ms later, so count the session 1 ms shorter.
+    until_ms = min(session.expires_at_ms, session.last_used_ms + ms(token_settings.RENEW_INTERVAL))
+    return session, (until_ms - session.now_ms - 1) / 1000
+
+
+def list_sessions(user: Any) -> list[Session]:
+    """The user's live sessions, most recently used first."""
+    user_id = user_id_of(user)
+    result = scripts.sessions(user_key(tokens.user_tag(user_id)), user_id, ms(token_settings.IDLE_TIMEOUT))
+    now_ms = int(result[0])
+    found = [
+        session_from(text(result[i]), result[i + 1], result[i + 2], result[i + 3], now_ms)
+        for i in range(1, len(result), 4)
+    ]
+    return sorted(found, key=lambda session: session.last_used_ms, reverse=True)
+
+
+def _revoke(user_id: str, mode: scripts.Mode, session_id: str = "", verifier: str = "", tag: str = "") -> list[Any]:
+    key = user_key(tag or tokens.user_tag(user_id))
+    return list(scripts.revoke(key, user_id, mode, session_id, verifier))
+
+
+def revoke_session(user: Any, session_id: str, *, reason: Reason = Reason.LOGOUT, actor: Any = None) -> bool:
+    """End one session of ``user``; False when it is not a live session of theirs."""
+    if not tokens.SESSION_ID_RE.fullmatch(session_id):
+        return False
+    return bool(announce_revoked(_revoke(user_id_of(user), "session", session_id), reason, actor))
+
+
+def revoke_all(user: Any, *, reason: Reason = Reason.LOGOUT_ALL, actor: Any = None) -> list[str]:
+    """End every session of ``user`` in one round trip; returns their ids."""
+    return announce_revoked(_revoke(user_id_of(user), "user"), reason, actor)
+
+
+def revoke_other_sessions(
+    user: Any, keep_session_id: str, *, reason: Reason = Reason.OTHER_SESSIONS, actor: Any = None
+) -> list[str]:
+    """End every session of ``user`` except ``keep_session_id``."""
+    return announce_revoked(_revoke(user_id_of(user), "others", keep_session_id), reason, actor)
+
+
+def revoke_token(token: tokens.ParsedToken, *, reason: Reason = Reason.LOGOUT, actor: Any = None) -> bool:
+    """End the session of a token, whoever owns it (RFC 7009 revocation)."""
+    revoked = _revoke("", "token", token.session_id, token.verifier, tag=token.tag)
+    return bool(announce_revoked(revoked, reason, actor))
