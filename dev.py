@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """The two commands a newcomer needs, with nothing but Python installed.
 
-    python3 dev.py demo    # venv, install, migrate, demo user, serve on :8000
+    python3 dev.py demo    # venv, install, migrate, demo user (its password), serve on :8000
     python3 dev.py test    # venv, install, run the test suite
     python3 dev.py lint    # venv, install, ruff check and mypy (strict on redistoken/)
+    python3 dev.py docs    # venv, install docs/requirements.txt, serve the docs site on :8001
 
-Both create ``.venv`` beside this file on first use and install
-``requirements.txt`` into it. Extra arguments go to runserver / pytest.
+They create ``.venv`` beside this file on first use and install
+``requirements.txt`` into it. Extra arguments go to runserver / pytest /
+``mkdocs`` (``python3 dev.py docs build --strict`` builds instead of serving).
 """
 
 import subprocess
@@ -23,22 +25,26 @@ def run(*args: str) -> None:
     subprocess.run(args, cwd=ROOT, check=True)
 
 
-def ensure_venv() -> None:
-    stamp = VENV / ".requirements"
-    wanted = (ROOT / "requirements.txt").read_text() + (ROOT / "pyproject.toml").read_text()
+def ensure_venv(requirements: str = "requirements.txt") -> None:
+    """Install ``requirements`` into ``.venv`` unless it (and what it names) is unchanged."""
+    stamp = VENV / f".{requirements.replace('/', '-')}"
+    wanted = "".join(
+        (ROOT / name).read_text()
+        for name in (requirements, "requirements.txt", "site/requirements.txt", "pyproject.toml")
+    )
     if stamp.exists() and stamp.read_text() == wanted:
         return
     if not PYTHON.exists():
         venv.create(VENV, with_pip=True)
     run(str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-    run(str(PYTHON), "-m", "pip", "install", "--quiet", "-r", "requirements.txt")
+    run(str(PYTHON), "-m", "pip", "install", "--quiet", "-r", requirements)
     stamp.write_text(wanted)
 
 
 def demo(extra: list[str]) -> None:
     ensure_venv()
     run(str(PYTHON), "manage.py", "migrate", "--verbosity", "0")
-    run(str(PYTHON), "manage.py", "demo_user")
+    run(str(PYTHON), "manage.py", "demo_user", "--show")
     run(str(PYTHON), "manage.py", "runserver", *(extra or ["127.0.0.1:8000"]))
 
 
@@ -53,8 +59,14 @@ def lint(extra: list[str]) -> None:
     run(str(PYTHON), "-m", "mypy")
 
 
+def docs(extra: list[str]) -> None:
+    ensure_venv()
+    ensure_venv("docs/requirements.txt")
+    run(str(PYTHON), "-m", "mkdocs", *(extra or ["serve", "--dev-addr", "127.0.0.1:8001"]))
+
+
 if __name__ == "__main__":
-    commands = {"demo": demo, "test": test, "lint": lint}
+    commands = {"demo": demo, "test": test, "lint": lint, "docs": docs}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     try:

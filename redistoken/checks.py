@@ -8,22 +8,25 @@ from django.core.checks import CheckMessage, Error, Warning, register
 
 from . import local_cache
 from .connection import is_embedded
-from .settings import problems, token_settings
+from .settings import check_hint, problems, token_settings
 
 
 @register("redistoken")
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     errors = problems() + (local_cache.setting_problems() if token_settings.LOCAL_CACHE else [])
     messages: list[CheckMessage] = [
-        Error(problem, hint="See the settings reference in redistoken's README.", id="redistoken.E001")
+        Error(problem, hint=check_hint("redistoken.E001"), id="redistoken.E001")
         for problem in errors
     ]
     if is_embedded():
         messages.append(
             Warning(
                 "redistoken stores sessions in an embedded in-process fakeredis.",
-                hint="Tokens do not survive a restart and are not shared between processes; "
-                "set REDISTOKEN['REDIS_URL'] or REDISTOKEN['CACHE_ALIAS'] in production.",
+                hint=check_hint(
+                    "redistoken.W001",
+                    "Tokens do not survive a restart and are not shared between processes; "
+                    "set REDISTOKEN['REDIS_URL'] or REDISTOKEN['CACHE_ALIAS'] in production.",
+                ),
                 id="redistoken.W001",
             )
         )
@@ -31,7 +34,10 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         messages.append(
             Warning(
                 "REDISTOKEN['LOCAL_CACHE'] is on, but the embedded fakeredis has no client tracking: it stays off.",
-                hint="The zero-round-trip mode needs a real Redis (REDIS_URL, CACHE_ALIAS or SENTINELS).",
+                hint=check_hint(
+                    "redistoken.W003",
+                    "The zero-round-trip mode needs a real Redis (REDIS_URL, CACHE_ALIAS or SENTINELS).",
+                ),
                 id="redistoken.W003",
             )
         )
@@ -55,8 +61,11 @@ def check_authentication_order(app_configs: Any = None, **kwargs: Any) -> list[C
         return [
             Warning(
                 "DRF's TokenAuthentication comes before RedisTokenAuthentication.",
-                hint="Put RedisTokenAuthentication first, or a revoked session imported from a DRF key "
-                "is still accepted by DRF's class.",
+                hint=check_hint(
+                    "redistoken.W002",
+                    "Put RedisTokenAuthentication first, or a revoked session imported from a DRF key "
+                    "is still accepted by DRF's class.",
+                ),
                 id="redistoken.W002",
             )
         ]

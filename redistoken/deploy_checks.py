@@ -14,6 +14,7 @@ import redis
 from django.core.checks import CheckMessage, Warning, register
 
 from .connection import is_embedded, primaries, text
+from .settings import check_hint
 
 
 def _config(client: Any) -> dict[str, str]:
@@ -33,7 +34,10 @@ def check_redis_deployment(app_configs: Any = None, **kwargs: Any) -> list[Check
         return [
             Warning(
                 "redistoken could not read the Redis configuration (CONFIG GET is disabled).",
-                hint="Make sure the Redis holding sessions uses maxmemory-policy noeviction and persistence (AOF).",
+                hint=check_hint(
+                    "redistoken.W010",
+                    "Make sure the Redis holding sessions uses maxmemory-policy noeviction and persistence (AOF).",
+                ),
                 id="redistoken.W010",
             )
         ]
@@ -41,7 +45,7 @@ def check_redis_deployment(app_configs: Any = None, **kwargs: Any) -> list[Check
         return [
             Warning(
                 f"redistoken could not reach Redis to check its configuration ({type(exc).__name__}).",
-                hint="Run the deploy checks where Redis is reachable.",
+                hint=check_hint("redistoken.W011", "Run the deploy checks where Redis is reachable."),
                 id="redistoken.W011",
             )
         ]
@@ -52,8 +56,11 @@ def check_redis_deployment(app_configs: Any = None, **kwargs: Any) -> list[Check
             Warning(
                 f"Redis maxmemory-policy {', '.join(sorted(policies))} can evict sessions "
                 "(every session hash has a TTL, so volatile-* policies evict them too).",
-                hint="Set maxmemory-policy noeviction on the Redis holding sessions, and size maxmemory "
-                "from the bytes per session (see the README).",
+                hint=check_hint(
+                    "redistoken.W012",
+                    "Set maxmemory-policy noeviction on the Redis holding sessions, and size maxmemory "
+                    "from the bytes per session.",
+                ),
                 id="redistoken.W012",
             )
         )
@@ -61,7 +68,9 @@ def check_redis_deployment(app_configs: Any = None, **kwargs: Any) -> list[Check
         messages.append(
             Warning(
                 "Redis persistence is off: a Redis restart logs every user out.",
-                hint="Set appendonly yes (appendfsync everysec) on the Redis holding sessions.",
+                hint=check_hint(
+                    "redistoken.W013", "Set appendonly yes (appendfsync everysec) on the Redis holding sessions."
+                ),
                 id="redistoken.W013",
             )
         )

@@ -18,11 +18,18 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiViewExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.views import APIView
 
 from . import staff, views
+from .exceptions import REFUSALS
 from .serializers import LoginSerializer, RevocationSerializer, SessionSerializer, TokenResponseSerializer
 from .settings import token_settings
 
@@ -41,27 +48,82 @@ class RedisTokenScheme(OpenApiAuthenticationExtension):
 
 
 ERROR = inline_serializer("RedisTokenError", {"detail": serializers.CharField()})
+
+
+def _coded(name: str, *codes: str) -> Any:
+    """``{"detail", "code"}`` with the codes this response can carry."""
+    code = serializers.ChoiceField(choices=codes)
+    return inline_serializer(name, {"detail": serializers.CharField(), "code": code})
+
+
 INVALID = OpenApiResponse(
     {
         "type": "object",
+        "properties": {
+            "error": {"type": "string", "enum": ["invalid_request", "invalid_grant"]},
+            "error_description": {"type": "string"},
+        },
+        "required": ["error", "error_description"],
         "additionalProperties": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
     },
-    description="Invalid input: field name (or non_field_errors) to messages; or an unparsable body's detail.",
+    description="RFC 6749 section 5.2 error (invalid_grant: credentials refused; invalid_request: a missing, "
+    "invalid or unparsable field), beside DRF's field name (or non_field_errors) to messages.",
 )
-UNAUTHORIZED = OpenApiResponse(ERROR, description="No token, or a token that is malformed, expired or revoked.")
-THROTTLED = OpenApiResponse(ERROR, description="Too many attempts; see Retry-After.")
-UNAVAILABLE = OpenApiResponse(ERROR, description="Redis cannot answer; retry after Retry-After seconds.")
+UNAUTHORIZED = OpenApiResponse(
+    inline_serializer(
+        "RedisTokenRefusal",
+        {"detail": serializers.CharField(), "code": serializers.ChoiceField(choices=list(REFUSALS), required=False)},
+    ),
+    description="A refused token, with its code; or no credentials at all (DRF's detail, no code).",
+)
+TOO_LARGE = OpenApiResponse(_coded("RedisTokenTooLarge", "request_too_large"), description="Body over 16 KiB.")
+THROTTLED = OpenApiResponse(_coded("RedisTokenThrottled", "throttled"), description="Too many attempts.")
+UNAVAILABLE = OpenApiResponse(
+    _coded("RedisTokenUnavailable", "service_unavailable"), description="Redis cannot answer."
+)
 ENDED = OpenApiResponse(None, description="Done; no content.")
 
 AUTHENTICATED = {401: UNAUTHORIZED, 503: UNAVAILABLE}
+
+
+def _retry_after(*codes: int) -> OpenApiParameter:
+    """The ``Retry-After`` response header of these status codes."""
+    return OpenApiParameter(
+        "Retry-After",
+        int,
+        OpenApiParameter.HEADER,
+        required=True,
+        description="Seconds to wait before retrying.",
+        response=list(codes),
+    )
 
 
 _METHODS: dict[type[APIView], dict[str, Any]] = {}
 
 
 def _document(view: type[APIView], method: str, **schema: Any) -> None:
-    """Record how ``view``'s ``method`` appears in the schema (see ``_register``)."""
-    _METHODS.setdefault(view, {})[method] = extend_schema(tags=[TAG], **schema)
+    """Record how ``view``'s ``method`` appears in the schema (see ``_register``),
+    with ``Retry-After`` on its 429 and 503 answers."""
+    waits = [code for code in (429, 503) if code in schema.get("responses", {})]
+    parameters = [_retry_after(*waits)] if waits else []
+    _METHODS.setdefault(view, {})[method] = extend_schema(tags=[TAG], parameters=parameters, **schema)
+
+
+def add_links(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """A drf-spectacular postprocessing hook (add it to
+    ``SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]``): OpenAPI links from a
+    session listing to ending each listed session, for clients and for
+    stateful testing (schemathesis follows them)."""
+    operations = {op.get("operationId"): op for item in result.get("paths", {}).values() for op in item.values()}
+    for listing, target in (("redistoken_sessions", "redistoken_session_revoke"),
+                            ("redistoken_user_sessions", "redistoken_user_session_revoke")):
+        if listing in operations and target in operations:
+            parameters = {"session_id": "$response.body#/0/id"}
+            if "user" in target:
+                parameters["user_id"] = "$request.path.user_id"
+            links = operations[listing]["responses"]["200"].setdefault("links", {})
+            links["EndListedSession"] = {"operationId": target, "parameters": parameters}
+    return result
 
 
 def _register() -> None:
@@ -82,7 +144,7 @@ _document(
     "post",
     summary="Log in: a new token and session",
     request=LoginSerializer,
-    responses={200: TokenResponseSerializer, 400: INVALID, 429: THROTTLED, 503: UNAVAILABLE},
+    responses={200: TokenResponseSerializer, 400: INVALID, 413: TOO_LARGE, 429: THROTTLED, 503: UNAVAILABLE},
 )
 _document(views.LogoutView, "post", summary="End this session", request=None, responses={204: ENDED, **AUTHENTICATED})
 _document(
@@ -106,12 +168,14 @@ _document(
     views.SessionListView,
     "get",
     summary="The caller's live sessions",
+    operation_id="redistoken_sessions",
     responses={200: SessionSerializer(many=True), **AUTHENTICATED},
 )
 _document(
     views.SessionDetailView,
     "delete",
     summary="End one of the caller's sessions",
+    operation_id="redistoken_session_revoke",
     responses={
         204: ENDED,
         404: OpenApiResponse(ERROR, description="Not a live session of the caller."),
@@ -126,6 +190,7 @@ _document(
     responses={
         200: OpenApiResponse(None, description="Revoked, or was not a live token: the same answer."),
         400: INVALID,
+        413: TOO_LARGE,
         429: THROTTLED,
         503: UNAVAILABLE,
     },
@@ -137,6 +202,7 @@ _document(
     staff.UserSessionsView,
     "get",
     summary="A user's live sessions (staff)",
+    operation_id="redistoken_user_sessions",
     responses={200: SessionSerializer(many=True), 404: NO_USER, **STAFF},
 )
 _document(

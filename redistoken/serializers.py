@@ -5,19 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import authenticate
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from .settings import token_settings
 
-GENERIC_LOGIN_ERROR = "Unable to log in with the provided credentials."
+GENERIC_LOGIN_ERROR = _("Unable to log in with the provided credentials.")
 
 
 class LoginSerializer(serializers.Serializer[Any]):
     """Username and password; an unknown user, a wrong password and an
     inactive user all give the same error."""
 
-    username = serializers.CharField(max_length=254, trim_whitespace=False)
-    password = serializers.CharField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+    username = serializers.CharField(min_length=1, max_length=254, trim_whitespace=False)
+    password = serializers.CharField(
+        min_length=1, max_length=4096, trim_whitespace=False, style={"input_type": "password"}
+    )
 
     def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         """The declared fields plus ``device``, bounded by ``DEVICE_NAME_MAX_LENGTH``
@@ -70,5 +73,5 @@ class TokenResponseSerializer(serializers.Serializer[Any]):
 class RevocationSerializer(serializers.Serializer[Any]):
     """RFC 7009: the token to revoke."""
 
-    token = serializers.CharField(max_length=512, trim_whitespace=True)
+    token = serializers.CharField(min_length=1, max_length=512, trim_whitespace=True)
     token_type_hint = serializers.CharField(max_length=64, required=False)

@@ -14,6 +14,21 @@ from django.core.signals import setting_changed
 
 SETTING_NAME = "REDISTOKEN"
 
+#: Where the documentation site is published (``mkdocs.yml``'s ``site_url``);
+#: system-check hints link to their page under it.
+DOCS_URL = "https://redistoken.readthedocs.io/en/latest/"
+
+
+def docs_url(page: str, anchor: str = "") -> str:
+    """The address of a docs page (``"checks"``), optionally of a heading on it."""
+    return f"{DOCS_URL}{page}/" + (f"#{anchor}" if anchor else "")
+
+
+def check_hint(check_id: str, text: str = "") -> str:
+    """A system-check hint: ``text``, then the check's heading on the checks page."""
+    link = docs_url("checks", check_id.replace(".", "").lower())
+    return f"{text} See {link}" if text else f"See {link}"
+
 DEFAULTS: dict[str, Any] = {
     # Session lifetime.
     "IDLE_TIMEOUT": timedelta(days=14),
@@ -27,7 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "RENEW_INTERVAL": None,
     # Token format and HTTP.
     "TOKEN_PREFIX": "rtk",
-    "AUTH_HEADER_KEYWORDS": ("Token",),
+    "AUTH_HEADER_KEYWORDS": ("Token", "Bearer"),  # the first is named in challenges and token_type
     "WWW_AUTHENTICATE_REALM": "api",
     "USER_LOADING": "lazy",  # or "eager"
     "MAX_SESSIONS_PER_USER": None,  # None: no cap

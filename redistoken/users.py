@@ -10,7 +10,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Model
 from django.utils.functional import LazyObject, empty
-from rest_framework.exceptions import AuthenticationFailed
+
+from .exceptions import TokenRefused
 
 #: Attribute set on a user loaded for a request: the id of that request's
 #: session (read by :mod:`.account_events`, so a password change keeps it).
@@ -36,7 +37,7 @@ def load_user(user_id: str, session_id: str = "") -> Any:
     """
     user = user_by_pk(user_id)
     if user is None or not getattr(user, "is_active", True):
-        raise AuthenticationFailed("User inactive or deleted.")
+        raise TokenRefused("user_inactive")
     if session_id:
         user.__dict__[SESSION_ATTRIBUTE] = session_id
     return user

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 from django.http import Http404
 from rest_framework import status
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,7 +16,7 @@ from rest_framework.views import APIView
 from . import store, tokens
 from .authentication import RedisTokenAuthentication
 from .cache_headers import no_store, private_if_authorized
-from .exceptions import RequestTooLarge, ServiceUnavailable
+from .exceptions import RequestTooLarge, ServiceUnavailable, coded, printable
 from .serializers import LoginSerializer, RevocationSerializer, SessionSerializer, TokenResponseSerializer
 from .settings import token_settings
 from .throttling import LoginAddressThrottle, LoginUsernameThrottle
@@ -31,6 +32,12 @@ class StoreView(APIView):
         if isinstance(exc, store.StoreUnavailable):
             exc = ServiceUnavailable()
         return super().handle_exception(exc)
+
+    def throttled(self, request: Request, wait: float | None) -> NoReturn:
+        """429 with ``Retry-After`` and the ``throttled`` code in the body."""
+        exc = Throttled(wait)
+        exc.detail = coded(exc.detail, "throttled")
+        raise exc
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         """Answers to an authenticated request are for the caller only."""
@@ -50,8 +57,27 @@ class StoreView(APIView):
 MAX_BODY_LENGTH = 16 * 1024
 
 
+def oauth_error(errors: dict[str, Any]) -> dict[str, Any]:
+    """A 400 body with RFC 6749 section 5.2's ``error`` and ``error_description``
+    beside DRF's field -> messages: ``invalid_grant`` for refused credentials,
+    ``invalid_request`` for a missing, invalid or unparsable field."""
+    field, messages = next(iter(errors.items()), ("detail", ""))
+    message = str(messages[0] if isinstance(messages, list) and messages else messages)
+    grant = field == "non_field_errors"
+    description = message if grant or field == "detail" else f"{field}: {message}"
+    error = "invalid_grant" if grant else "invalid_request"
+    return {**errors, "error": error, "error_description": printable(description)}
+
+
 class SmallBodyMixin:
-    """Refuse an oversized body (413) before parsing or throttling reads it."""
+    """Login and revocation: an oversized body is refused (413) before parsing
+    or throttling reads it; a 400 is an RFC 6749 error response."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response: Response = super().handle_exception(exc)  # type: ignore[misc]
+        if response.status_code == status.HTTP_400_BAD_REQUEST and isinstance(response.data, dict):
+            response.data = oauth_error(response.data)
+        return response
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         try:

@@ -55,7 +55,8 @@ def test_login_errors_are_identical(client, user, username, password, active):
     user.save()
     response = login(client, username, password)
     assert response.status_code == 400
-    assert response.json() == {"non_field_errors": ["Unable to log in with the provided credentials."]}
+    message = "Unable to log in with the provided credentials."
+    assert response.json() == {"non_field_errors": [message], "error": "invalid_grant", "error_description": message}
     assert "no-store" in response["Cache-Control"]
 
 

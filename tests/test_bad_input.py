@@ -88,7 +88,7 @@ def test_oversized_bodies_are_refused_early(backend):
     for path in ("/auth/login/", "/auth/revoke/"):
         response = APIClient().generic("POST", path, body, "application/json")
         assert response.status_code == 413
-        assert response.json() == {"detail": "Request body too large."}
+        assert response.json() == {"detail": "Request body too large.", "code": "request_too_large"}
 
 
 @examples

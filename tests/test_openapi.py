@@ -90,7 +90,8 @@ def test_docs_pages_use_local_assets():
         assert response.status_code == 200
         page = response.content.decode()
         assert "/static/drf_spectacular_sidecar/" in page
-        assert "cdn." not in page and "unpkg" not in page
+        assert "cdn." not in page and "unpkg" not in page and "fonts.g" not in page
+        assert "https://" not in page  # nothing from a third party
 
 
 def test_the_app_works_without_drf_spectacular():
@@ -137,3 +138,47 @@ def test_api_conforms_to_its_schema(case):
             response_schema_conformance,
         ]
     )
+
+
+
+class APIWorkflow(schema.as_state_machine()):
+    """Stateful phase: sequences of calls that follow the links schemathesis
+    infers from the schema (a listing's or a login's session id to its
+    deletion), each authenticated with a fresh valid token."""
+
+    answered: list[tuple[str, int]] = []
+
+    def before_call(self, case):
+        user = get_user_model().objects.filter(username="schemathesis").first()
+        user = user or get_user_model().objects.create_superuser("schemathesis")  # the staff API too
+        # A device name of its own: a login from the same device replaces its session.
+        token = store.issue_token(user, device=f"schemathesis {len(self.answered)}").token
+        case.headers = {**(case.headers or {}), "Authorization": f"Token {token}"}
+
+    def after_call(self, response, case):
+        self.answered.append((case.operation.label, response.status_code))
+
+    def validate_response(self, response, case, additional_checks=None, **kwargs):
+        case.validate_response(
+            response,
+            checks=[
+                not_a_server_error,
+                status_code_conformance,
+                content_type_conformance,
+                response_headers_conformance,
+                response_schema_conformance,
+            ],
+        )
+
+
+@pytest.mark.usefixtures("wsgi_requests_keep_the_test_database")
+def test_stateful_sequences_conform_to_the_schema():
+    APIWorkflow.answered.clear()
+    APIWorkflow.run(
+        settings=settings(
+            max_examples=20, stateful_step_count=6, deadline=None, suppress_health_check=list(HealthCheck)
+        )
+    )
+    answered = set(APIWorkflow.answered)
+    assert ("DELETE /auth/sessions/{session_id}/", 204) in answered  # a listed session, ended through the link
+    assert {label for label, _ in answered} >= {"POST /auth/login/", "GET /auth/sessions/"}

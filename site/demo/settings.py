@@ -1,7 +1,15 @@
 """Settings of the redistoken demo. Configure Redis with ``REDIS_URL``; without
-it the demo runs on the embedded in-process fakeredis."""
+it the demo runs on the embedded in-process fakeredis.
+
+Environment (the Dockerfile and docker-compose.yml set them): ``DJANGO_DEBUG``
+(``1`` by default; ``0`` serves static files with WhiteNoise from
+``DJANGO_STATIC_ROOT``, filled by ``collectstatic``), ``DJANGO_SECRET_KEY``,
+``DJANGO_ALLOWED_HOSTS``, ``DEMO_DB_PATH`` (the SQLite file) and
+``DEMO_PASSWORD_FILE`` (the demo user's password, beside the database by
+default)."""
 
 import os
+import warnings
 from pathlib import Path
 
 import redistoken
@@ -28,6 +36,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # static files with DEBUG off (gunicorn, uvicorn, Docker)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -61,11 +70,20 @@ DATABASES = {
         "NAME": os.environ.get("DEMO_DB_PATH", str(BASE_DIR / "demo.sqlite3")),
     }
 }
+# The demo user's password, written once by `manage.py demo_user`.
+DEMO_PASSWORD_FILE = os.environ.get(
+    "DEMO_PASSWORD_FILE", str(Path(DATABASES["default"]["NAME"]).parent / "demo-password.txt")
+)
 
 USE_TZ = True
 TIME_ZONE = "UTC"
 STATIC_URL = "static/"
 STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles"))
+# With DEBUG on, WhiteNoise serves from the apps' static folders (its
+# WHITENOISE_USE_FINDERS default), under runserver, gunicorn or uvicorn alike;
+# STATIC_ROOT is then not needed until collectstatic fills it.
+if DEBUG:
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REST_FRAMEWORK = {
@@ -76,12 +94,14 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "redistoken demo",
-    "DESCRIPTION": "Log in at /auth/login/, then send `Authorization: Token <token>`.",
+    "DESCRIPTION": "Log in at /auth/login/, then send `Authorization: Token <token>` (or `Bearer <token>`).",
     "VERSION": redistoken.__version__,
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # OpenAPI links between redistoken's operations (schemathesis's stateful tests follow them).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "redistoken.schema.add_links"],
 }
 
 REDISTOKEN = {
