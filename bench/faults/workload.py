@@ -16,8 +16,12 @@ from multiprocessing.synchronize import Event
 from typing import Any
 
 PASSWORD = "faults-password"
-#: Sessions a client keeps before it stops logging in more often than not.
-KEEP = 4
+#: Sessions a client keeps before it stops logging in: with revocations a
+#: few percent of the operations, mostly of the oldest session, a session
+#: lives some ten seconds, across the start or end of a fault.
+KEEP = 30
+#: Seconds between two requests of one client.
+THINK = 0.02
 #: Seconds a client waits after a failed call (a 503 takes no time at all).
 BACKOFF = 0.1
 
@@ -30,6 +34,7 @@ class Client:
         self.file = open(history, "a", buffering=1)  # kept open for the process's life
         self.tokens: dict[str, str] = {}  # session id -> token, every one ever issued
         self.live: list[str] = []  # sessions not revoked by an acknowledged call of ours
+        self.revoked: list[str] = []  # revoked by an acknowledged call, most recent last
 
     def call(
         self,
@@ -100,48 +105,54 @@ class Client:
 
     def logout(self, sid: str) -> None:
         if self.call("logout", "POST", "/auth/logout/", session=sid, auth=self.tokens[sid])[0] == 204:
-            self.live.remove(sid)
+            self._revoked([sid])
 
     def logout_all(self, sid: str) -> None:
         if self.call("logout_all", "POST", "/auth/logout-all/", session=sid, auth=self.tokens[sid])[0] == 204:
-            self.live.clear()
+            self._revoked(list(self.live))
 
     def logout_others(self, sid: str) -> None:
         status, _ = self.call("logout_others", "POST", "/auth/logout-others/", session=sid, auth=self.tokens[sid])
         if status == 200:
-            self.live[:] = [sid]
+            self._revoked([s for s in self.live if s != sid])
 
     def delete(self, sid: str, target: str) -> None:
         path = f"/auth/sessions/{target}/"
         if self.call("delete", "DELETE", path, session=sid, target=target, auth=self.tokens[sid])[0] == 204:
-            self.live.remove(target)
+            self._revoked([target])
 
     def revoke(self, target: str) -> None:
         body = {"token": self.tokens[target]}
         if self.call("revoke", "POST", "/auth/revoke/", target=target, body=body)[0] == 200:
-            self.live.remove(target)
+            self._revoked([target])
+
+    def _revoked(self, sessions: list[str]) -> None:
+        self.live[:] = [sid for sid in self.live if sid not in sessions]
+        self.revoked += sessions
 
     def step(self) -> None:
         """One operation, chosen at random, most of them authenticated requests."""
         rng = self.rng
-        if not self.live or (len(self.live) < KEEP and rng.random() < 0.2):
+        time.sleep(THINK)
+        if not self.live or (len(self.live) < KEEP and rng.random() < 0.1):
             return self.login()
         sid = rng.choice(self.live)
+        oldest = self.live[0] if rng.random() < 0.7 else sid
         others = [s for s in self.live if s != sid]
         roll = rng.random()
-        if roll < 0.12 and len(self.tokens) > len(self.live):  # a revoked token must stay revoked
-            self.me(rng.choice([s for s in self.tokens if s not in self.live]))
-        elif roll < 0.70:
+        if roll < 0.15 and self.revoked:  # a revoked token must stay revoked: try the latest ones
+            self.me(rng.choice(self.revoked[-50:]))
+        elif roll < 0.88:
             self.me(sid)
-        elif roll < 0.78:
-            self.logout(sid)
-        elif roll < 0.84 and others:
-            self.delete(sid, rng.choice(others))
-        elif roll < 0.90:
-            self.revoke(rng.choice(self.live))
-        elif roll < 0.95:
-            self.logout_others(sid)
+        elif roll < 0.92:
+            self.logout(oldest)
+        elif roll < 0.95 and others:
+            self.delete(sid, others[0] if oldest != sid else rng.choice(others))
         elif roll < 0.98:
+            self.revoke(oldest)
+        elif roll < 0.995:
+            self.logout_others(sid)
+        elif roll < 0.998:
             self.logout_all(sid)
         else:
             self.login()
