@@ -53,7 +53,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"redistoken": {"handlers": ["console"], "level": "WARNING"}},
+    "loggers": {
+        "redistoken": {"handlers": ["console"], "level": "WARNING"},
+        "django.request": {"handlers": ["console"], "level": "ERROR"},  # a 500's exception
+    },
 }
 """
 META = {"idle_timeout": 3600.0, "absolute_lifetime": 7200.0, "renew_interval": 1.0}
@@ -63,6 +66,17 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def app_log_summary(text: str) -> str:
+    """The app's log lines, counted: the outages it logged and the exceptions of its 500s."""
+    counts: dict[str, int] = {}
+    for line in text.splitlines():
+        if line.startswith(("redistoken:", "Internal Server Error")) or (line[:1].isalpha() and "Error" in line):
+            key = line[:160]
+            counts[key] = counts.get(key, 0) + 1
+    lines = [f"| {n} | `{line}` |" for line, n in sorted(counts.items(), key=lambda item: -item[1])[:12]]
+    return "\n".join(["## App log", "| lines | text |", "|---:|---|", *lines])
 
 
 def main() -> int:
@@ -76,6 +90,7 @@ def main() -> int:
     parser.add_argument("--fault-seconds", type=float, default=3, help="how long each fault lasts before healing")
     parser.add_argument("--quiet-seconds", type=float, default=3, help="healthy spell after each fault")
     parser.add_argument("--history", help="where to keep the history (default: a file in the temp directory)")
+    parser.add_argument("--faults", help="comma-separated names: only these of the topology's faults")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     if not shutil.which("redis-server") or not shutil.which("redis-cli"):
@@ -87,6 +102,14 @@ def main() -> int:
     )
     work = Path(tempfile.mkdtemp(prefix="redistoken-faults-"))
     topology: Topology = TOPOLOGIES[args.topology]()
+    faults = topology.faults()
+    if args.faults:
+        chosen = args.faults.split(",")
+        if set(chosen) - set(faults):
+            raise SystemExit(
+                f"unknown faults {sorted(set(chosen) - set(faults))}; {topology.name} has {sorted(faults)}"
+            )
+        faults = {name: play for name, play in faults.items() if name in chosen}
     gunicorn: subprocess.Popen[bytes] | None = None
     try:
         topology.start()
@@ -138,7 +161,6 @@ def main() -> int:
         records: list[dict[str, Any]] = [{"type": "meta", "topology": topology.name, **META}]
         for client in clients:
             client.start()
-        faults = topology.faults()
         rng = random.Random(args.seed)
         plan = list(faults) if args.short else None
         deadline = time.monotonic() + (args.minutes or 0) * 60
@@ -170,9 +192,7 @@ def main() -> int:
         )
         print(report.table())
         print(f"\nhistory: {history_path}")
-        errors = [line for line in (work / "gunicorn.log").read_text(errors="replace").splitlines() if line.strip()]
-        if errors:
-            print(f"app log: {len(errors)} lines, e.g.\n  " + "\n  ".join(errors[:8]))
+        print(app_log_summary((work / "gunicorn.log").read_text(errors="replace")))
         return 0 if report.ok else 1
     finally:
         if gunicorn is not None:
