@@ -32,6 +32,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from tests.servers import free_port
+
 from . import checker, workload
 from .topology import TOPOLOGIES, Topology, wait_for
 
@@ -62,12 +64,6 @@ LOGGING = {
 }
 """
 META = {"idle_timeout": 3600.0, "absolute_lifetime": 7200.0, "renew_interval": 1.0}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def app_log_summary(text: str) -> str:
@@ -104,16 +100,16 @@ def main() -> int:
     )
     work = Path(tempfile.mkdtemp(prefix="redistoken-faults-"))
     topology: Topology = TOPOLOGIES[args.topology]()
-    faults = topology.faults()
-    if args.faults:
-        chosen = args.faults.split(",")
-        if set(chosen) - set(faults):
-            raise SystemExit(
-                f"unknown faults {sorted(set(chosen) - set(faults))}; {topology.name} has {sorted(faults)}"
-            )
-        faults = {name: play for name, play in faults.items() if name in chosen}
     gunicorn: subprocess.Popen[bytes] | None = None
     try:
+        faults = topology.faults()
+        if args.faults:
+            chosen = args.faults.split(",")
+            if set(chosen) - set(faults):
+                raise SystemExit(
+                    f"unknown faults {sorted(set(chosen) - set(faults))}; {topology.name} has {sorted(faults)}"
+                )
+            faults = {name: play for name, play in faults.items() if name in chosen}
         topology.start()
         http_port = free_port()
         (work / "faults_settings.py").write_text(SETTINGS)
