@@ -31,10 +31,18 @@ logger = logging.getLogger("redistoken")
 #: django-redis pool or fakeredis, all ``redis.Redis``) or a Redis Cluster.
 Client = Union[redis.Redis, "RedisCluster"]
 
+
+class ClientUnavailable(redis.exceptions.ConnectionError):
+    """The client could not be built because Redis did not answer (a Cluster
+    client connects while it is built: none of its startup nodes answered, or
+    the slots they know are not all served). A ``ConnectionError``, so every
+    ``except RedisError`` that makes an outage a 503 covers it too."""
+
 _CONNECTION_SETTINGS = (
     "REDIS_URL",
     "CACHE_ALIAS",
     "CLUSTER",
+    "CLUSTER_NODES",
     "SENTINELS",
     "SENTINEL_SERVICE_NAME",
     "SOCKET_TIMEOUT",
@@ -91,11 +99,13 @@ def _build() -> Client:
         primary: redis.Redis = sentinel.master_for(s.SENTINEL_SERVICE_NAME)
         return primary
     if s.REDIS_URL and s.CLUSTER:
-        from redis.cluster import RedisCluster
+        from redis.cluster import ClusterNode, RedisCluster
 
         options = _options()
         options.pop("health_check_interval")
-        return RedisCluster.from_url(s.REDIS_URL, **options)
+        # Every startup node is tried in turn: any one that answers is enough.
+        nodes = [ClusterNode(host, int(port)) for host, port in s.CLUSTER_NODES or ()]
+        return RedisCluster.from_url(s.REDIS_URL, startup_nodes=nodes, **options)
     if s.REDIS_URL:
         return redis.Redis.from_url(s.REDIS_URL, **_options())
     import fakeredis
@@ -118,8 +128,22 @@ def get_client() -> Any:
         with _lock:
             if _client is None:
                 _built_from = _fingerprint()
-                _client = _build()
+                _client = _build_or_unavailable()
     return _client
+
+
+def _build_or_unavailable() -> Any:
+    """Build the client; a Cluster that cannot be reached while it is built
+    raises :class:`ClientUnavailable`, and the next call tries again.
+
+    Every ``RedisClusterException`` of the constructor is about reaching the
+    cluster once ``settings.problems()`` has vetted the URL (no socket path,
+    database 0), which the system checks do at startup.
+    """
+    try:
+        return _build()
+    except (redis.exceptions.RedisClusterException, redis.exceptions.RedisError) as exc:
+        raise ClientUnavailable(f"Redis client could not connect: {exc}") from exc
 
 
 def reset_client() -> None:

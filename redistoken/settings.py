@@ -54,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_URL": None,
     "CACHE_ALIAS": None,  # a django-redis cache alias to share its pool
     "CLUSTER": False,  # REDIS_URL points at a Redis Cluster node
+    "CLUSTER_NODES": None,  # [("host", port), ...]: more startup nodes of that cluster
     "SENTINELS": None,  # [("host", port), ...] with SENTINEL_SERVICE_NAME
     "SENTINEL_SERVICE_NAME": None,
     "SOCKET_TIMEOUT": 0.25,
@@ -165,6 +166,13 @@ def problems() -> list[str]:
         errors.append("Set REDIS_URL or CACHE_ALIAS, not both.")
     if s.CLUSTER and not s.REDIS_URL:
         errors.append("CLUSTER needs REDIS_URL (the address of any node of the cluster).")
+    if s.CLUSTER and s.REDIS_URL:
+        errors += cluster_url_problems(s.REDIS_URL)
+    if s.CLUSTER_NODES is not None:
+        if not s.CLUSTER:
+            errors.append("CLUSTER_NODES needs CLUSTER (they are more startup nodes of the cluster at REDIS_URL).")
+        if not _addresses(s.CLUSTER_NODES):
+            errors.append("CLUSTER_NODES must be a non-empty list of (host, port) pairs.")
     if bool(s.SENTINELS) != bool(s.SENTINEL_SERVICE_NAME):
         errors.append("SENTINELS and SENTINEL_SERVICE_NAME go together.")
     for name in ("SOCKET_TIMEOUT", "SOCKET_CONNECT_TIMEOUT"):
@@ -176,3 +184,31 @@ def problems() -> list[str]:
     if not isinstance(s.ACCEPT_DRF_TOKENS, bool):
         errors.append("ACCEPT_DRF_TOKENS must be True or False.")
     return errors
+
+
+def cluster_url_problems(url: object) -> list[str]:
+    """What redis-py's Cluster client refuses in a URL (it would say so only
+    when it connects, as an error that looks like an outage)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(str(url))
+    if parts.scheme not in ("redis", "rediss"):
+        return ["With CLUSTER, REDIS_URL must be a redis:// or rediss:// URL (no socket path)."]
+    if parts.path.strip("/") not in ("", "0") or "db=" in parts.query:
+        return ["With CLUSTER, REDIS_URL must name database 0 (a cluster has no other)."]
+    return []
+
+
+def _addresses(value: object) -> bool:
+    """Whether ``value`` is a non-empty list of (host, port) pairs."""
+    if not isinstance(value, (list, tuple)) or not value:
+        return False
+    return all(
+        isinstance(pair, (list, tuple))
+        and len(pair) == 2
+        and isinstance(pair[0], str)
+        and bool(pair[0])
+        and isinstance(pair[1], int)
+        and 0 < pair[1] < 65536
+        for pair in value
+    )

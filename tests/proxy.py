@@ -14,10 +14,13 @@ class _Link:
 
 class FreezingProxy:
     """Forwards 127.0.0.1:<port> to a server; ``freeze()`` holds every byte of
-    the connections that enabled client tracking, in both directions."""
+    the connections that enabled client tracking (with ``every_connection``:
+    of every connection), in both directions. While the server is down, a
+    new connection is accepted and closed at once."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, *, every_connection: bool = False) -> None:
         self.target_port = target_port
+        self.every_connection = every_connection
         self._frozen = threading.Event()
         self._closed = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -47,9 +50,15 @@ class FreezingProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            server = socket.create_connection(("127.0.0.1", self.target_port))
+            try:
+                server = socket.create_connection(("127.0.0.1", self.target_port), timeout=1)
+            except OSError:
+                client.close()
+                continue
+            server.settimeout(None)
             self._sockets += [client, server]
             link = _Link()
+            link.tracking = self.every_connection
             threading.Thread(target=self._pump, args=(client, server, link, True), daemon=True).start()
             threading.Thread(target=self._pump, args=(server, client, link, False), daemon=True).start()
 

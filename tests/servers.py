@@ -4,6 +4,7 @@ pause, restart or cluster a server. Never touches a server it did not start."""
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -76,6 +77,22 @@ class RedisServer:
             self.process.wait(10)
             self.process = None
 
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, no last fsync; ``start()`` replays what the AOF has."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+    def pause(self) -> None:
+        """SIGSTOP: the sockets stay open and nothing answers."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)
+
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -85,19 +102,22 @@ REDIS_CLI = shutil.which("redis-cli")
 
 
 class RedisClusterServers:
-    """A private Redis Cluster of ``size`` primaries (no replicas), built with
-    ``redis-cli --cluster create`` on free ports; cluster mode has only db 0."""
+    """A private Redis Cluster of ``size`` primaries, each with ``replicas``
+    replicas, built with ``redis-cli --cluster create`` on free ports; cluster
+    mode has only db 0. ``extra`` are more redis-server options of every node."""
 
-    def __init__(self, size: int = 3) -> None:
+    def __init__(self, size: int = 3, *extra: str, replicas: int = 0) -> None:
         if REDIS_CLI is None:
             pytest.skip("redis-cli is not on the PATH; the Redis Cluster tests need it")
+        self.replicas = replicas
         self.nodes = [
             # The bus port defaults to port + 10000, which may not exist: pick one.
             RedisServer(
                 *("--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"),
                 *("--cluster-node-timeout", "2000", "--cluster-port", str(free_port())),
+                *extra,
             )
-            for _ in range(size)
+            for _ in range(size * (1 + replicas))
         ]
 
     @property
@@ -109,7 +129,15 @@ class RedisClusterServers:
             node.start()
         addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
         subprocess.run(
-            [str(REDIS_CLI), "--cluster", "create", *addresses, "--cluster-yes"],
+            [
+                str(REDIS_CLI),
+                "--cluster",
+                "create",
+                *addresses,
+                "--cluster-replicas",
+                str(self.replicas),
+                "--cluster-yes",
+            ],
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -119,10 +147,15 @@ class RedisClusterServers:
         while time.monotonic() < deadline:
             known = b"cluster_known_nodes:%d" % len(self.nodes)
             infos = [node.client().execute_command("CLUSTER", "INFO") for node in self.nodes]
-            if all(b"cluster_state:ok" in info and known in info for info in infos):
+            if all(b"cluster_state:ok" in info and known in info for info in infos) and self.replicas_linked():
                 return self
             time.sleep(0.1)
         raise RuntimeError("the private Redis Cluster did not reach cluster_state:ok")
+
+    def replicas_linked(self) -> bool:
+        roles = [node.client().info("replication") for node in self.nodes]
+        linked = [role for role in roles if role["role"] == "slave" and role["master_link_status"] == "up"]
+        return len(linked) == len(self.nodes) - len(self.nodes) // (1 + self.replicas)
 
     def cleanup(self) -> None:
         for node in self.nodes:
@@ -135,12 +168,12 @@ class SentinelServer(RedisServer):
 
     SERVICE = "mymaster"
 
-    def __init__(self, primary: RedisServer) -> None:
+    def __init__(self, primary: RedisServer, quorum: int = 1) -> None:
         super().__init__()
         self.config = self.dir / "sentinel.conf"
         self.config.write_text(
             f"port {self.port}\nbind 127.0.0.1\ndir {self.dir}\n"
-            f"sentinel monitor {self.SERVICE} 127.0.0.1 {primary.port} 1\n"
+            f"sentinel monitor {self.SERVICE} 127.0.0.1 {primary.port} {quorum}\n"
             f"sentinel down-after-milliseconds {self.SERVICE} 1000\n"
             f"sentinel failover-timeout {self.SERVICE} 5000\n"
         )
