@@ -13,7 +13,7 @@ from redistoken.settings import problems
 
 from .servers import RedisClusterServers, free_port
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.servers]
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 
 from bench.faults import checker
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.servers]
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -50,7 +50,7 @@ def test_single_server_kill_pause_and_frozen_proxy_break_no_rule(tmp_path):
 
 
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,  # whether a renewal falls due while memory is full depends on timing
     reason="a full Redis refuses renewals, so authenticated requests are 503 (issue 13: allow-oom scripts)",
 )
 def test_a_full_redis_refuses_only_logins(tmp_path):
