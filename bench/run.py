@@ -213,11 +213,13 @@ def store_scale(size: dict[str, Any], scale_redis: RedisServer, targets: Targets
     }
     mem = storescale.memory_per_session(scale_redis.url, size["users"], size["per_user"])
     many = storescale.one_user_many_sessions(scale_redis.url, 1000, size["repeats"])
-    print(f"\n## Memory per session by shape ({size['shape_sessions']:,} sessions each, device \"devN\", "
-          "one IPv4 address, default settings)\n")
+    print(
+        f'\n## Memory per session by shape ({size["shape_sessions"]:,} sessions each, device "devN", '
+        "one IPv4 address, default settings)\n"
+    )
     print(table(["sessions per user", "22-char app UA", "120-char browser UA"], [
-        [str(per_user), f"{shaped[(per_user, 'app')]['bytes']:.0f} B", f"{shaped[(per_user, 'browser')]['bytes']:.0f} B"]
-        for per_user in (1, 2, 10)
+        [str(n), f"{shaped[(n, 'app')]['bytes']:.0f} B", f"{shaped[(n, 'browser')]['bytes']:.0f} B"]
+        for n in (1, 2, 10)
     ]))  # fmt: skip
     print("\n## Store scale\n")
     print(table(["figure", "value"], [
@@ -228,7 +230,9 @@ def store_scale(size: dict[str, Any], scale_redis: RedisServer, targets: Targets
          f"{many['revoke_ms']:.1f} ms, {many['revoke_round_trips']} round trip(s)"],
     ]))  # fmt: skip
     worst = max([mem["bytes"]] + [m["bytes"] for m in shaped.values()])
-    targets.append(("<= 250 bytes of Redis memory per session, every shape", f"{worst:.0f} bytes at most", worst <= 250))
+    targets.append(
+        ("<= 250 bytes of Redis memory per session, every shape", f"{worst:.0f} bytes at most", worst <= 250)
+    )
     targets.append(("logout-all of 1,000 sessions in one round trip",
                     f"{many['revoke_round_trips']} round trip(s)", many["revoke_round_trips"] == 1))  # fmt: skip
 

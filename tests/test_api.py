@@ -164,8 +164,16 @@ def test_sessions_list_and_delete(client, user):
     assert [s["current"] for s in listed if s["id"] == first["session"]["id"]] == [True]
     for session in listed:
         assert set(session) == {
-                "id", "created", "last_used", "expires_in", "user_agent", "ip", "device", "device_label", "current"
-            }
+            "id",
+            "created",
+            "last_used",
+            "expires_in",
+            "user_agent",
+            "ip",
+            "device",
+            "device_label",
+            "current",
+        }
         assert first["token"] not in str(session) and second["token"] not in str(session)
     assert api.delete(f"/auth/sessions/{second['session']['id']}/").status_code == 204
     assert authed(second["token"]).get("/api/me/").status_code == 401

@@ -14,7 +14,6 @@ from redistoken.management.commands.redistoken import ProgressBar
 from redistoken.settings import token_settings
 
 from . import layouts
-
 from .servers import free_port
 
 pytestmark = [pytest.mark.django_db]
@@ -129,8 +128,6 @@ def test_stats(backend, alice):
 def test_stats_count_only_live_sessions(backend, alice, settings):
     store.issue_token(alice)
     stale = store.issue_token(alice)
-    client = connection.get_client()
-    key = store.user_key(tokens.user_tag(str(alice.pk)))
     layouts.rewind(stale.token, token_settings.ABSOLUTE_LIFETIME + 1)  # long dead, not pruned yet
     data, _ = run_json("stats")
     assert (data["sessions"], data["users"]) == (1, 1)

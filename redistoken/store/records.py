@@ -205,14 +205,14 @@ def session_from(
         created_ms, last_used_ms = int(created, 36), int(last_used, 36)
         return Session(session_id, user_id, created_ms, last_used_ms, expires_at_ms, now_ms, device, ip, user_agent)
     mark, at = value[0], 1 + (value[0] >= 128)
-    created = int.from_bytes(value[at + 16 : at + 22], "big")
-    last_used = created + int.from_bytes(value[at + 22 : at + 27], "big")
+    born_ms = int.from_bytes(value[at + 16 : at + 22], "big")
+    used_ms = born_ms + int.from_bytes(value[at + 22 : at + 27], "big")
     body = value[at + 30 :]
     credential_length = mark % 16
     credential = body[:credential_length].decode("ascii", "replace")
     ip, device, label = unpack_rest(mark // 16 % 4, meta or body[credential_length:])
     return Session(
-        session_id, user_id, created, last_used, expires_at_ms, now_ms,
+        session_id, user_id, born_ms, used_ms, expires_at_ms, now_ms,
         device, ip, text(agent) if agent else "", label, credential,
     )  # fmt: skip
 

@@ -208,7 +208,13 @@ def census(user_hash: str, idle_ms: int, lifetime_ms: int, /) -> Any:
 
 @lua(numkeys=1)
 def import_(
-    user_hash: str, session_field: bytes, session_id: str, verifier: bytes, idle_ms: int, lifetime_ms: int,
-    user_id: str, /,
+    user_hash: str,
+    session_field: bytes,
+    session_id: str,
+    verifier: bytes,
+    idle_ms: int,
+    lifetime_ms: int,
+    user_id: str,
+    /,
 ) -> Any:
     """Store a session for an imported DRF key, unless it is there already."""

@@ -149,9 +149,10 @@ def list_sessions(user: Any) -> list[Session]:
     key = user_key(tokens.user_tag(user_id))
     result = scripts.sessions(key, user_id, ms(s.IDLE_TIMEOUT), ms(s.ABSOLUTE_LIFETIME))
     now_ms = int(result[0])
+    rows = [result[i : i + 6] for i in range(1, len(result), 6)]
     found = [
-        session_from(int(result[i]), *result[i + 1 : i + 5], user_id, int(result[i + 5]), now_ms)
-        for i in range(1, len(result), 6)
+        session_from(int(layout), field, value, meta, agent, user_id, int(expires_at_ms), now_ms)
+        for layout, field, value, meta, agent, expires_at_ms in rows
     ]
     return sorted(found, key=lambda session: session.last_used_ms, reverse=True)
 
