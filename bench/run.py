@@ -31,10 +31,10 @@ sys.path.insert(0, str(ROOT))
 from bench.schemes import Scheme  # noqa: E402
 from tests.servers import RedisServer, free_port  # noqa: E402  (private redis-server processes)
 
-FULL = {"rounds": 51, "per_round": 60, "users": 10_000, "per_user": 10, "repeats": 3, "writes": 1000,
-        "http_rounds": 3, "http_seconds": 3.0}  # fmt: skip
-QUICK = {"rounds": 3, "per_round": 30, "users": 1_000, "per_user": 10, "repeats": 1, "writes": 100,
-         "http_rounds": 1, "http_seconds": 0.5}  # fmt: skip
+FULL = {"rounds": 51, "per_round": 60, "users": 10_000, "per_user": 10, "shape_sessions": 6000, "repeats": 3,
+        "writes": 1000, "http_rounds": 3, "http_seconds": 3.0}  # fmt: skip
+QUICK = {"rounds": 3, "per_round": 30, "users": 1_000, "per_user": 10, "shape_sessions": 1200, "repeats": 1,
+         "writes": 100, "http_rounds": 1, "http_seconds": 0.5}  # fmt: skip
 
 
 def _arguments() -> argparse.Namespace:
@@ -207,8 +207,20 @@ def store_scale(size: dict[str, Any], scale_redis: RedisServer, targets: Targets
     """Memory per session, and one user's 1,000 sessions listed and revoked."""
     from bench import storescale
 
+    shaped = {
+        shape: storescale.memory_per_session(scale_redis.url, size["shape_sessions"] // shape[0], *shape)
+        for shape in storescale.SHAPES
+    }
     mem = storescale.memory_per_session(scale_redis.url, size["users"], size["per_user"])
     many = storescale.one_user_many_sessions(scale_redis.url, 1000, size["repeats"])
+    print(
+        f'\n## Memory per session by shape ({size["shape_sessions"]:,} sessions each, device "devN", '
+        "one IPv4 address, default settings)\n"
+    )
+    print(table(["sessions per user", "22-char app UA", "120-char browser UA"], [
+        [str(n), f"{shaped[(n, 'app')]['bytes']:.0f} B", f"{shaped[(n, 'browser')]['bytes']:.0f} B"]
+        for n in (1, 2, 10)
+    ]))  # fmt: skip
     print("\n## Store scale\n")
     print(table(["figure", "value"], [
         [f"Redis memory per session ({mem['sessions']:,} sessions over {mem['users']:,} users, {mem['keys']:,} keys)",
@@ -217,7 +229,10 @@ def store_scale(size: dict[str, Any], scale_redis: RedisServer, targets: Targets
         ["revoke all 1,000 sessions of one user",
          f"{many['revoke_ms']:.1f} ms, {many['revoke_round_trips']} round trip(s)"],
     ]))  # fmt: skip
-    targets.append(("<= 250 bytes of Redis memory per session", f"{mem['bytes']:.0f} bytes", mem["bytes"] <= 250))
+    worst = max([mem["bytes"]] + [m["bytes"] for m in shaped.values()])
+    targets.append(
+        ("<= 250 bytes of Redis memory per session, every shape", f"{worst:.0f} bytes at most", worst <= 250)
+    )
     targets.append(("logout-all of 1,000 sessions in one round trip",
                     f"{many['revoke_round_trips']} round trip(s)", many["revoke_round_trips"] == 1))  # fmt: skip
 

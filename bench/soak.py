@@ -153,8 +153,19 @@ def main() -> int:
     try:
         processes.append(
             subprocess.Popen(
-                ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--dir", str(work),
-                 "--save", "", "--appendonly", "no"],
+                [
+                    "redis-server",
+                    "--port",
+                    str(redis_port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--dir",
+                    str(work),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ],
                 stdout=subprocess.DEVNULL,
             )
         )
@@ -169,8 +180,18 @@ def main() -> int:
         memory_before = memory(redis_port)
         processes.append(
             subprocess.Popen(
-                [python, "-m", "gunicorn", "demo.wsgi", "-w", str(args.workers), "-b", f"127.0.0.1:{http_port}",
-                 "--log-level", "warning"],
+                [
+                    python,
+                    "-m",
+                    "gunicorn",
+                    "demo.wsgi",
+                    "-w",
+                    str(args.workers),
+                    "-b",
+                    f"127.0.0.1:{http_port}",
+                    "--log-level",
+                    "warning",
+                ],
                 env=env,
             )
         )
@@ -190,14 +211,20 @@ def main() -> int:
         errors = [error for client in clients for error in client.errors]
         keys = int(redis_cli(redis_port, "DBSIZE"))
         memory_after = memory(redis_port)
-        print(f"requests served   {len(latencies)} in {elapsed:.1f} s ({len(latencies) / elapsed:.0f}/s), "
-              f"{args.workers} gunicorn workers, {args.clients} clients")
+        print(
+            f"requests served   {len(latencies)} in {elapsed:.1f} s ({len(latencies) / elapsed:.0f}/s), "
+            f"{args.workers} gunicorn workers, {args.clients} clients"
+        )
         print(f"errors            {len(errors)}" + (f"  e.g. {errors[:5]}" if errors else ""))
         if latencies:
-            print(f"latency ms        p50 {percentile(latencies, 0.50):.1f}  p95 {percentile(latencies, 0.95):.1f}  "
-                  f"p99 {percentile(latencies, 0.99):.1f}  max {latencies[-1] * 1000:.1f}")
-        print(f"redis memory      before {memory_before} B, after {memory_after} B (used_memory; includes the"
-              " script cache and client buffers)")
+            print(
+                f"latency ms        p50 {percentile(latencies, 0.50):.1f}  p95 {percentile(latencies, 0.95):.1f}  "
+                f"p99 {percentile(latencies, 0.99):.1f}  max {latencies[-1] * 1000:.1f}"
+            )
+        print(
+            f"redis memory      before {memory_before} B, after {memory_after} B (used_memory; includes the"
+            " script cache and client buffers)"
+        )
         print(f"keys left         {keys} (must be 0: everyone logged out)")
         return 0 if not errors and keys == 0 else 1
     finally:

@@ -47,6 +47,19 @@ def _used_memory(url: str) -> int:
         client.close()
 
 
+APP_AGENT = "MyApp/3.2 (Android 14)"  # 22 characters
+BROWSER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+)[:120].ljust(120)
+SHAPES = [(per_user, agent) for per_user in (1, 2, 10) for agent in ("app", "browser")]
+
+
+def _issue_shape(user_id: int, per_user: int, agent: str) -> None:
+    user_agent = APP_AGENT if agent == "app" else BROWSER_AGENT
+    for i in range(per_user):
+        store.issue_token(user_id, device=f"dev{i}", ip="203.0.113.7", user_agent=user_agent)
+
+
 def _issue_for(user_id: int, per_user: int) -> None:
     for i in range(per_user):
         device, agent = DEVICES[i % len(DEVICES)]
@@ -55,17 +68,20 @@ def _issue_for(user_id: int, per_user: int) -> None:
         store.issue_token(user_id, device=device, ip=f"198.51.{user_id % 256}.{i + 1}", user_agent=agent)
 
 
-def memory_per_session(url: str, users: int, per_user: int) -> dict[str, Any]:
+def memory_per_session(url: str, users: int, per_user: int, agent: str | None = None) -> dict[str, Any]:
     """Bytes of Redis memory per session: the change in ``used_memory`` of
-    an empty server after ``users * per_user`` logins through the store."""
+    an empty server after ``users * per_user`` logins through the store
+    (the benchmark's mixed devices, or one of ``SHAPES``' agents)."""
+    issue = _issue_for if agent is None else (lambda user_id, n: _issue_shape(user_id, n, agent))
     with _store_on(url):
+        redis.Redis.from_url(url).flushall()  # the benchmark's private server
         store.issue_token(0, device="warm-up")  # load the script, open a connection
         store.revoke_all(0)
         connection.get_client().connection_pool.disconnect()
         before = _used_memory(url)
         start = time.perf_counter()
         with ThreadPoolExecutor(4) as pool:
-            list(pool.map(lambda user_id: _issue_for(user_id, per_user), range(1, users + 1)))
+            list(pool.map(lambda user_id: issue(user_id, per_user), range(1, users + 1)))
         elapsed = time.perf_counter() - start
         connection.get_client().connection_pool.disconnect()
         after = _used_memory(url)

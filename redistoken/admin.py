@@ -3,7 +3,7 @@
 Whatever ``ModelAdmin`` the project registered for its user model (Django's
 ``UserAdmin`` or its own) gets, through :class:`SessionsAdminMixin`:
 
-* on the change page, the user's live sessions (device, user agent, address,
+* on the change page, the user's live sessions (device, device label, user agent, address,
   created, last used, expiry) with a revoke button for each and one for all;
 * on the list, the action "Revoke all sessions" for the selected users.
 

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from .settings import token_settings
+from .store.records import DEVICE_MAX_BYTES
 
 GENERIC_LOGIN_ERROR = _("Unable to log in with the provided credentials.")
 
@@ -31,6 +32,11 @@ class LoginSerializer(serializers.Serializer[Any]):
         )
         return fields
 
+    def validate_device(self, value: str) -> str:
+        if len(value.encode("utf-8")) > DEVICE_MAX_BYTES:
+            raise serializers.ValidationError(f"Ensure this field has no more than {DEVICE_MAX_BYTES} bytes (UTF-8).")
+        return value
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         user = authenticate(self.context.get("request"), username=attrs["username"], password=attrs["password"])
         if user is None or not getattr(user, "is_active", True):
@@ -46,9 +52,10 @@ class SessionSerializer(serializers.Serializer[Any]):
     created = serializers.DateTimeField()
     last_used = serializers.DateTimeField()
     expires_in = serializers.IntegerField()
-    user_agent = serializers.CharField()
+    user_agent = serializers.CharField(help_text="The raw user agent; empty unless STORE_USER_AGENT is set.")
     ip = serializers.CharField()
-    device = serializers.CharField()
+    device = serializers.CharField(help_text="The device name the client gave at login.")
+    device_label = serializers.CharField(help_text='Computed from the user agent at login, e.g. "Chrome 131 on macOS".')
     current = serializers.SerializerMethodField()
 
     def get_current(self, session: Any) -> bool:

@@ -47,8 +47,11 @@ DEFAULTS: dict[str, Any] = {
     "USER_LOADING": "lazy",  # or "eager"
     "MAX_SESSIONS_PER_USER": None,  # None: no cap
     "LOGIN_THROTTLE_RATES": {"address": "30/min", "username": "10/min"},
-    "DEVICE_NAME_MAX_LENGTH": 64,
+    "DEVICE_NAME_MAX_LENGTH": 32,  # characters, at most 32 (the store keeps 32 bytes)
     "USER_AGENT_MAX_LENGTH": 256,
+    # Keep the raw user agent (its first 64 bytes, in a field of its own)
+    # beside the device label computed from it at login.
+    "STORE_USER_AGENT": False,
     # Redis.
     "KEY_PREFIX": "rt:",
     "REDIS_URL": None,
@@ -181,6 +184,11 @@ def problems() -> list[str]:
             errors.append(f"{name} must be a positive number of seconds.")
     if not isinstance(s.RETRY_ATTEMPTS, int) or s.RETRY_ATTEMPTS < 0:
         errors.append("RETRY_ATTEMPTS must be a non-negative integer.")
+    device_max = s.DEVICE_NAME_MAX_LENGTH
+    if not isinstance(device_max, int) or not 1 <= device_max <= 32:
+        errors.append("DEVICE_NAME_MAX_LENGTH must be an integer from 1 to 32 (the store keeps 32 bytes).")
+    if not isinstance(s.STORE_USER_AGENT, bool):
+        errors.append("STORE_USER_AGENT must be True or False.")
     if not isinstance(s.ACCEPT_DRF_TOKENS, bool):
         errors.append("ACCEPT_DRF_TOKENS must be True or False.")
     return errors

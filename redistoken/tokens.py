@@ -13,7 +13,8 @@ A token looks like ``rtk_1AbCdEfGh...`` and is built from::
 * ``checksum`` is a CRC32 of everything before it, so mistyped, truncated or
   made-up tokens are rejected without touching Redis (as GitHub tokens do).
 
-Only :func:`verifier` of a token is ever stored.
+Only :func:`verifier` of a token is ever stored (sessions written before
+layout 2 hold :func:`legacy_verifier`, the same 128 bits in base64).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class ParsedToken(NamedTuple):
     session_id: str
 
     @property
-    def verifier(self) -> str:
+    def verifier(self) -> bytes:
         return verifier(self.raw)
 
 
@@ -119,10 +120,32 @@ def parse(prefix: str, raw: str) -> ParsedToken:
     return ParsedToken(raw=raw, tag=tag, session_id=session_id)
 
 
-def verifier(raw: str) -> str:
-    """The only form of a token kept at rest: 128 bits of its SHA-256."""
-    digest = hashlib.sha256(raw.encode("utf-8")).digest()[:16]
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+def verifier(raw: str) -> bytes:
+    """The only form of a token kept at rest: 128 bits of its SHA-256, as
+    16 raw bytes (Lua strings are binary-safe)."""
+    return hashlib.sha256(raw.encode("utf-8")).digest()[:16]
+
+
+def legacy_verifier(raw: str) -> str:
+    """:func:`verifier` in base64, as layout 1 stored it (and as DRF aliases are named)."""
+    return base64.urlsafe_b64encode(verifier(raw)).rstrip(b"=").decode("ascii")
+
+
+#: Bytes of a session id in binary (62**12 < 2**72), as layout 2 stores it.
+SESSION_FIELD_LENGTH = 9
+
+
+def session_field(session_id: str) -> bytes:
+    """A session id (12 base-62 characters) as the 9 bytes layout 2 keys it by."""
+    return _decode(session_id).to_bytes(SESSION_FIELD_LENGTH, "big")
+
+
+def session_id_of(field: bytes | str) -> str:
+    """The session id a stored field names: 9 binary bytes (layout 2) or its
+    12 characters (layout 1)."""
+    if len(field) == SESSION_FIELD_LENGTH and isinstance(field, bytes):
+        return _encode(int.from_bytes(field, "big"), SESSION_ID_LENGTH)
+    return field.decode("ascii") if isinstance(field, bytes) else field
 
 
 def derived_session_id(secret: str) -> str:

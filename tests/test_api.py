@@ -40,7 +40,8 @@ def test_login_returns_a_token_response(client, user):
     assert body["token_type"] == "Token"
     assert body["expires_in"] == int(token_settings.IDLE_TIMEOUT)
     assert body["session"]["device"] == "Pixel 8"
-    assert body["session"]["user_agent"] == "TestApp/1.0"
+    assert body["session"]["device_label"] == "TestApp 1.0"
+    assert body["session"]["user_agent"] == ""  # kept only with STORE_USER_AGENT
     assert body["session"]["current"] is True
     assert "no-store" in response["Cache-Control"]
     assert response["Pragma"] == "no-cache"
@@ -163,7 +164,17 @@ def test_sessions_list_and_delete(client, user):
     assert {s["device"] for s in listed} == {"phone", "tablet"}
     assert [s["current"] for s in listed if s["id"] == first["session"]["id"]] == [True]
     for session in listed:
-        assert set(session) == {"id", "created", "last_used", "expires_in", "user_agent", "ip", "device", "current"}
+        assert set(session) == {
+            "id",
+            "created",
+            "last_used",
+            "expires_in",
+            "user_agent",
+            "ip",
+            "device",
+            "device_label",
+            "current",
+        }
         assert first["token"] not in str(session) and second["token"] not in str(session)
     assert api.delete(f"/auth/sessions/{second['session']['id']}/").status_code == 204
     assert authed(second["token"]).get("/api/me/").status_code == 401

@@ -70,6 +70,8 @@ def test_every_endpoint_is_described():
     token_response = login["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
     fields = schema["components"]["schemas"][token_response]["properties"]
     assert {"access_token", "token_type", "expires_in"} <= set(fields)
+    session = schema["components"]["schemas"]["Session"]["properties"]
+    assert "Chrome 131 on macOS" in session["device_label"]["description"]
     assert schema["components"]["securitySchemes"]["redistokenAuth"] == {
         "type": "apiKey",
         "in": "header",

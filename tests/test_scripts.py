@@ -42,7 +42,7 @@ def test_a_declaration_that_disagrees_with_the_header_fails_when_declared(tmp_pa
 
 @pytest.mark.parametrize("backend", ["fakeredis", "redis"], indirect=True)
 def test_a_call_with_the_wrong_arity_or_keywords_fails_before_redis(counting_client):
-    with pytest.raises(TypeError, match="takes 3 positional arguments"):
+    with pytest.raises(TypeError, match="takes 4 positional arguments"):
         scripts.sessions("rt:{x}", "1")  # type: ignore[call-arg]
     with pytest.raises(TypeError):
         scripts.census("rt:{x}", idle_ms=1)  # type: ignore[call-arg]
@@ -117,13 +117,14 @@ def test_user_by_pk_is_none_for_unknown_and_malformed_ids():
 @pytest.mark.usefixtures("backend")
 def test_the_login_device_bound_follows_the_setting(settings):
     get_user_model().objects.create_user("dev", password="pw")
-    settings.REDISTOKEN = {**settings.REDISTOKEN, "DEVICE_NAME_MAX_LENGTH": 80}
 
     def login(device: str) -> Any:
         return APIClient().post("/auth/login/", {"username": "dev", "password": "pw", "device": device}, format="json")
 
-    assert login("d" * 80).json()["session"]["device"] == "d" * 80  # beyond the old hard-coded 64
-    assert login("d" * 81).status_code == 400
+    assert login("d" * 32).json()["session"]["device"] == "d" * 32  # the default, and the stored budget
+    assert login("d" * 33).status_code == 400
+    assert login("é" * 17).status_code == 400  # 34 bytes: the store keeps 32
+    assert login("é" * 16).json()["session"]["device"] == "é" * 16
     settings.REDISTOKEN = {**settings.REDISTOKEN, "DEVICE_NAME_MAX_LENGTH": 10}
     assert login("d" * 11).status_code == 400
     assert login("d" * 10).json()["session"]["device"] == "d" * 10

@@ -25,7 +25,10 @@ def staff():
 
 
 def login(username, password, device=""):
-    response = APIClient().post("/auth/login/", {"username": username, "password": password, "device": device})
+    agent = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0"
+    response = APIClient(HTTP_USER_AGENT=agent).post(
+        "/auth/login/", {"username": username, "password": password, "device": device}
+    )
     assert response.status_code == 200
     return response.json()
 
@@ -45,6 +48,7 @@ def test_list_revoke_one_and_all(alice, staff):
     listed = admin_api.get(f"/auth/users/{alice.pk}/sessions/")
     assert listed.status_code == 200
     assert {s["device"] for s in listed.json()} == {"phone", "laptop", "tablet"}
+    assert {s["device_label"] for s in listed.json()} == {"Chrome 131 on macOS"}
     assert all(phone["token"] not in str(s) for s in listed.json())
     assert admin_api.delete(f"/auth/users/{alice.pk}/sessions/{phone['session']['id']}/").status_code == 204
     assert admin_api.delete(f"/auth/users/{alice.pk}/sessions/{phone['session']['id']}/").status_code == 404

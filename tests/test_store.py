@@ -8,6 +8,8 @@ import pytest
 from redistoken import connection, store, tokens
 from redistoken.settings import token_settings
 
+from . import layouts
+
 pytestmark = pytest.mark.usefixtures("backend")
 
 
@@ -21,31 +23,18 @@ def user_hash(raw: str) -> str:
 
 def set_last_used(raw: str, seconds_ago: float) -> None:
     """Rewind a session's last use, as if it had been idle that long."""
-    parsed = parse(raw)
-    client = connection.get_client()
-    value = client.hget(user_hash(raw), parsed.session_id).decode()
-    verifier, last, rest = value.split("|", 2)
-    rewound = int(last, 36) - int(seconds_ago * 1000)
-    client.hset(user_hash(raw), parsed.session_id, f"{verifier}|{_base36(rewound)}|{rest}")
-
-
-def _base36(number: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    text = ""
-    while True:
-        number, digit = divmod(number, 36)
-        text = digits[digit] + text
-        if number == 0:
-            return text
+    layouts.rewind(raw, seconds_ago)
 
 
 def test_issue_then_authenticate_returns_the_session():
-    issued = store.issue_token(7, device="Pixel 8", ip="203.0.113.5", user_agent="MyApp/1.0")
+    issued = store.issue_token(7, device="Pixel 8", ip="203.0.113.5", user_agent="MyApp/1.0 (Android 14)")
     session = store.authenticate(parse(issued.token))
     assert session is not None
     assert session.id == issued.session.id
     assert session.user_id == "7"
-    assert (session.device, session.ip, session.user_agent) == ("Pixel 8", "203.0.113.5", "MyApp/1.0")
+    assert (session.device, session.ip, session.device_label) == ("Pixel 8", "203.0.113.5", "MyApp 1.0 on Android 14")
+    assert session.user_agent == ""  # kept only with STORE_USER_AGENT
+    assert session == issued.session.__class__(**{**issued.session.__dict__, "now_ms": session.now_ms})
     assert session.created == issued.session.created
     assert 0 < session.expires_in <= token_settings.IDLE_TIMEOUT
 
@@ -170,7 +159,7 @@ def test_listing_prunes_dead_sessions_and_orders_by_last_use(settings):
     assert [s.id for s in listed] == [first.session.id, second.session.id]
     set_last_used(second.token, token_settings.IDLE_TIMEOUT + 1)  # as if expired
     assert [s.id for s in store.list_sessions(7)] == [first.session.id]
-    assert connection.get_client().hlen(user_hash(second.token)) == 2  # pruned: one session, one metadata
+    assert connection.get_client().hlen(user_hash(second.token)) == 2  # pruned: one session, one user slot
 
 
 def test_user_hash_expires_with_its_last_session(settings):
@@ -278,9 +267,9 @@ def test_revoke_all_of_many_sessions_is_one_round_trip(counting_client):
 def test_authenticate_returns_metadata_and_user_ids_with_separators_intact():
     """authenticate.lua packs its answer into one string; nothing a session
     may hold can be confused with its separators."""
-    issued = store.issue_token("x|y\nz", device="A|B Ünïcode", ip="2001:db8::1", user_agent="App/1 (a|b)\tc")
+    issued = store.issue_token("x|y\nz", device="A|B\x00 Ünïcode", ip="2001:db8::1", user_agent="App/1 (a|b)\tc")
     session = store.authenticate(parse(issued.token))
     assert session is not None
     assert session.user_id == "x|y\nz"
-    assert (session.device, session.ip, session.user_agent) == ("A|B Ünïcode", "2001:db8::1", "App/1 (a|b)c")
+    assert (session.device, session.ip, session.device_label) == ("A|B Ünïcode", "2001:db8::1", "App 1")
     assert session.expires_at >= issued.session.expires_at

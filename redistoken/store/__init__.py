@@ -6,19 +6,24 @@ the management commands, the account events) calls these functions.
 One Redis hash per user is both the sessions and the per-user index
 (``P`` is ``KEY_PREFIX``, ``T`` the user's tag from :mod:`redistoken.tokens`)::
 
-    P{T}                   hash with a TTL
-      <session id>         verifier|last used|absolute deadline|created|user id
-      m:<session id>       device TAB ip TAB user agent
+    P{T}                   hash with a TTL (layout 2; lua/common.lua has the bytes)
+      <slot: 1 byte>       the user id, once per hash (users sharing a tag get one each)
+      <session id: 9 B>    slot, verifier, created, last used, deadline, credential,
+                           ip, device NUL label: at most 64 bytes
+      <id>m / <id>a        only when needed: what did not fit / the raw user agent
 
-Times are milliseconds of Redis's clock in base 36. A session lives until
-``min(last used + IDLE_TIMEOUT, absolute deadline)``, checked by the scripts
-against Redis's clock; the hash's own TTL is kept at the latest such expiry
-of its sessions, so a user who never comes back vanishes by itself, and
-every script that reads the hash prunes the sessions that have expired (no
-keyspace notifications involved). A small hash is one compact listpack
-allocation: about a half of what a key per session plus an index costs.
-Several users may share a tag (it is a 48-bit hash), so each session
-records its user id and every script checks it.
+Sessions of the earlier layout (``<id>`` -> ``verifier|last|absolute|created|uid``
+and ``m:<id>``) are read as well and rewritten as layout 2 when next used.
+A session lives until ``min(last used + IDLE_TIMEOUT, created +
+ABSOLUTE_LIFETIME, the deadline recorded when it was last written)``,
+checked by the scripts against Redis's clock; the hash's own TTL is kept
+at the latest recorded deadline of its sessions, so a user who never comes
+back vanishes by itself, and every script that reads the hash prunes the
+sessions that have expired. Every field and value stays within Redis's
+listpack limits, so a user's hash is one compact allocation
+(docs/sessions.md has the byte budget). Several users may share a tag (it
+is a 48-bit hash), so each session names its user's slot and every script
+checks it.
 
 The package, bottom up (nothing imports upwards, so there is no circle):
 

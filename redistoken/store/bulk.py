@@ -74,7 +74,7 @@ def revoke_everything(
     done = revoked = 0
     for client, keys in _scan(_glob_escape(token_settings.KEY_PREFIX) + "{*}", batch_size):
         results = scripts.run_many(
-            client, scripts.revoke, [scripts.revoke.args(key, "", "hash", "", "") for key in keys]
+            client, scripts.revoke, [scripts.revoke.args(key, "", "hash", "", b"", b"", "") for key in keys]
         )
         for pairs in results:
             revoked += len(announce_revoked(list(pairs), reason, actor))
@@ -90,12 +90,12 @@ def stats(*, batch_size: int = 500, progress: Progress | None = None) -> Stats:
     sessions = users = hashes = aliases = 0
     memory: int | None = 0
     done = 0
-    idle = ms(token_settings.IDLE_TIMEOUT)
+    idle, lifetime = ms(token_settings.IDLE_TIMEOUT), ms(token_settings.ABSOLUTE_LIFETIME)
     for client, keys in _scan(_glob_escape(prefix) + "*", batch_size):
         user_hashes = [key for key in keys if key.startswith(prefix + "{")]
         aliases += sum(1 for key in keys if key.startswith(prefix + "drf:"))
         sizes = [("memory_usage", (key, 0)) for key in keys] if memory is not None else []
-        calls = [scripts.census.args(key, idle) for key in user_hashes]
+        calls = [scripts.census.args(key, idle, lifetime) for key in user_hashes]
         results = scripts.run_many(client, scripts.census, calls, *sizes)
         for live, distinct in results[: len(user_hashes)]:
             sessions, users, hashes = sessions + int(live), users + int(distinct), hashes + bool(live)

@@ -42,10 +42,9 @@ def import_drf_tokens(rows: list[LegacyToken]) -> int:
     prepared = []
     for row in rows:
         user_id = user_id_of(row.user_id)
-        verifier = tokens.verifier(row.key)
+        verifier = tokens.legacy_verifier(row.key)
         tag, session_id = tokens.user_tag(user_id), tokens.derived_session_id(row.key)
-        created_ms = int(row.created.timestamp() * 1000)
-        prepared.append((user_id, verifier, tag, session_id, created_ms))
+        prepared.append((user_id, verifier, tag, session_id, tokens.verifier(row.key)))
     with unavailable_as_error():
         pipe = client.pipeline(transaction=False)
         for _user_id, verifier, *_rest in prepared:
@@ -55,13 +54,13 @@ def import_drf_tokens(rows: list[LegacyToken]) -> int:
         return 0
     idle, lifetime = ms(s.IDLE_TIMEOUT), ms(s.ABSOLUTE_LIFETIME)
     calls = [
-        scripts.import_.args(user_key(tag), sid, verifier, created, idle, lifetime, user_id)
-        for user_id, verifier, tag, sid, created in fresh
+        scripts.import_.args(user_key(tag), tokens.session_field(sid), sid, digest, idle, lifetime, user_id)
+        for user_id, _verifier, tag, sid, digest in fresh
     ]
     scripts.run_many(client, scripts.import_, calls)
     with unavailable_as_error():
         pipe = client.pipeline(transaction=False)
-        for _user_id, verifier, tag, sid, _created in fresh:
+        for _user_id, verifier, tag, sid, _digest in fresh:
             pipe.set(drf_alias_key(verifier), f"{tag}:{sid}", px=lifetime)
         pipe.execute()
     return len(fresh)
@@ -70,7 +69,7 @@ def import_drf_tokens(rows: list[LegacyToken]) -> int:
 def resolve_drf_token(raw: str) -> tokens.ParsedToken | None:
     """The session an imported DRF key stands for, or ``None`` if never imported."""
     with unavailable_as_error():
-        target = get_client().get(drf_alias_key(tokens.verifier(raw)))
+        target = get_client().get(drf_alias_key(tokens.legacy_verifier(raw)))
     if target is None:
         return None
     tag, _, session_id = text(target).partition(":")

@@ -149,43 +149,72 @@ Mode = Literal["session", "token", "others", "user", "hash"]
 
 
 @lua(numkeys=1)
-def authenticate(user_hash: str, session_id: str, verifier: str, idle_ms: int, renew_ms: int, /) -> Any:
+def authenticate(
+    user_hash: str,
+    session_field: bytes,
+    session_id: str,
+    verifier: bytes,
+    legacy_verifier: str,
+    idle_ms: int,
+    renew_ms: int,
+    lifetime_ms: int,
+    /,
+) -> Any:
     """Validate one session and slide its expiry: the whole per-request cost."""
 
 
 @lua(numkeys=1)
 def issue(
     user_hash: str,
-    session_id: str,
-    verifier: str,
-    metadata: str,
+    session_field: bytes,
+    verifier: bytes,
+    kinds: int,
+    credential: str,
+    rest: bytes,
+    user_agent: str,
     idle_ms: int,
     lifetime_ms: int,
     user_id: str,
     cap: int,
-    device: str,
+    device: bytes,
     /,
 ) -> Any:
     """Store a new session, replacing one on the same device, evicting over the cap."""
 
 
 @lua(numkeys=1)
-def sessions(user_hash: str, user_id: str, idle_ms: int, /) -> Any:
+def sessions(user_hash: str, user_id: str, idle_ms: int, lifetime_ms: int, /) -> Any:
     """One user's live sessions, pruning expired ones."""
 
 
 @lua(numkeys=1)
-def revoke(user_hash: str, user_id: str, mode: Mode, session_id: str, verifier: str, /) -> Any:
+def revoke(
+    user_hash: str,
+    user_id: str,
+    mode: Mode,
+    session_id: str,
+    verifier: bytes,
+    session_field: bytes,
+    legacy_verifier: str,
+    /,
+) -> Any:
     """End sessions of one hash: one, by token, the others, the user's, the whole hash's."""
 
 
 @lua(numkeys=1)
-def census(user_hash: str, idle_ms: int, /) -> Any:
+def census(user_hash: str, idle_ms: int, lifetime_ms: int, /) -> Any:
     """Live sessions and distinct users of one hash (read-only), for stats."""
 
 
 @lua(numkeys=1)
 def import_(
-    user_hash: str, session_id: str, verifier: str, created_ms: int, idle_ms: int, lifetime_ms: int, user_id: str, /
+    user_hash: str,
+    session_field: bytes,
+    session_id: str,
+    verifier: bytes,
+    idle_ms: int,
+    lifetime_ms: int,
+    user_id: str,
+    /,
 ) -> Any:
     """Store a session for an imported DRF key, unless it is there already."""

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import local_cache, signals, tokens
+from .. import devices, local_cache, signals, tokens
 from ..connection import text
 from ..settings import token_settings
 from . import scripts
 from .errors import logger
 from .records import (
-    IP_MAX_LENGTH,
+    CREDENTIAL_MAX,
+    USER_AGENT_MAX_BYTES,
     IssuedToken,
     Reason,
     Session,
     clip,
-    metadata,
+    clip_bytes,
     ms,
+    pack,
     session_from,
+    unpack_rest,
     user_id_of,
     user_key,
 )
@@ -25,7 +28,7 @@ from .records import (
 
 def announce_revoked(pairs: list[Any], reason: Reason, actor: Any) -> list[str]:
     """Log and signal each revoked session; ``pairs`` is [sid, user id, ...]."""
-    flat = [text(item) for item in pairs]
+    flat = [tokens.session_id_of(item) if i % 2 == 0 else text(item) for i, item in enumerate(pairs)]
     actor_id = None if actor is None else user_id_of(actor)
     for sid, user_id in zip(flat[::2], flat[1::2], strict=True):
         logger.info(
@@ -35,38 +38,51 @@ def announce_revoked(pairs: list[Any], reason: Reason, actor: Any) -> list[str]:
     return flat[::2]
 
 
-def issue_token(user: Any, *, device: str = "", ip: str = "", user_agent: str = "") -> IssuedToken:
+def issue_token(
+    user: Any, *, device: str = "", ip: str = "", user_agent: str = "", credential: str = ""
+) -> IssuedToken:
     """Create a session for ``user`` and return its token (shown once).
 
     A previous session of the same user with the same ``device`` name is
     replaced, and with ``MAX_SESSIONS_PER_USER`` set the least recently used
-    sessions are evicted, in the same atomic step.
+    sessions are evicted, in the same atomic step. The user agent is turned
+    into a device label here, once (:mod:`redistoken.devices`); it is kept
+    itself only with ``STORE_USER_AGENT``. ``credential`` is opaque to the
+    store (printable ASCII, at most 8 characters kept).
     """
     s = token_settings
     user_id = user_id_of(user)
     tag = tokens.user_tag(user_id)
     session_id = tokens.new_session_id()
     raw = tokens.generate(s.TOKEN_PREFIX, tag, session_id)
-    device = clip(device, s.DEVICE_NAME_MAX_LENGTH)
-    ip = clip(ip, IP_MAX_LENGTH)
     user_agent = clip(user_agent, s.USER_AGENT_MAX_LENGTH)
+    credential = "".join(ch for ch in credential if ch.isascii() and ch.isprintable())[:CREDENTIAL_MAX]
+    packed = pack(clip(device, s.DEVICE_NAME_MAX_LENGTH), clip(ip, 64), devices.label(user_agent), credential)
+    kept_agent = clip_bytes(user_agent, USER_AGENT_MAX_BYTES) if s.STORE_USER_AGENT else b""
     result = scripts.issue(
         user_key(tag),
-        session_id,
+        tokens.session_field(session_id),
         tokens.verifier(raw),
-        metadata(device, ip, user_agent),
+        packed.kinds,
+        credential,
+        packed.rest,
+        kept_agent.decode("utf-8"),
         ms(s.IDLE_TIMEOUT),
         ms(s.ABSOLUTE_LIFETIME),
         user_id,
         s.MAX_SESSIONS_PER_USER or 0,
-        device,
+        packed.device,
     )
     now_ms, expires_at_ms = int(result[0]), int(result[1])
-    rest = [text(item) for item in result[2:]]
-    split = rest.index("")
+    rest = list(result[2:])
+    split = rest.index(b"") if b"" in rest else rest.index("")
     announce_revoked([item for sid in rest[:split] for item in (sid, user_id)], Reason.REPLACED, None)
     announce_revoked([item for sid in rest[split + 1 :] for item in (sid, user_id)], Reason.EVICTED, None)
-    session = Session(session_id, user_id, now_ms, now_ms, expires_at_ms, now_ms, device, ip, user_agent)
+    ip, device, label = unpack_rest(packed.kinds // 16, packed.rest)
+    session = Session(
+        session_id, user_id, now_ms, now_ms, expires_at_ms, now_ms,
+        device, ip, kept_agent.decode("utf-8"), label, credential,
+    )  # fmt: skip
     signals.session_created.send(sender=Session, user_id=user_id, session=session)
     return IssuedToken(token=raw, session=session)
 
@@ -86,14 +102,32 @@ def authenticate(token: tokens.ParsedToken) -> Session | None:
 
 def _authenticate(token: tokens.ParsedToken) -> Session | None:
     s = token_settings
+    digest = token.verifier
     result = scripts.authenticate(
-        user_key(token.tag), token.session_id, token.verifier, ms(s.IDLE_TIMEOUT), ms(s.RENEW_INTERVAL)
+        user_key(token.tag),
+        tokens.session_field(token.session_id),
+        token.session_id,
+        digest,
+        tokens.legacy_verifier(token.raw),
+        ms(s.IDLE_TIMEOUT),
+        ms(s.RENEW_INTERVAL),
+        ms(s.ABSOLUTE_LIFETIME),
     )
     if not result:
         return None
-    times, meta, value = text(result).split("\n", 2)
-    expires_at_ms, now_ms = times.split("|")
-    return session_from(token.session_id, value, meta, expires_at_ms, int(now_ms))
+    head, _, blob = result.partition(b"\n")
+    layout, expires_at_ms, now_ms, uid_length, value_length, meta_length = map(int, head.split())
+    meta_end = uid_length + value_length + meta_length
+    return session_from(
+        layout,
+        token.session_id,
+        blob[uid_length : uid_length + value_length],
+        blob[uid_length + value_length : meta_end],
+        blob[meta_end:],
+        blob[:uid_length].decode("utf-8"),
+        expires_at_ms,
+        now_ms,
+    )
 
 
 def _authenticate_for_cache(token: tokens.ParsedToken) -> tuple[Session | None, float]:
@@ -111,18 +145,23 @@ def _authenticate_for_cache(token: tokens.ParsedToken) -> tuple[Session | None, 
 def list_sessions(user: Any) -> list[Session]:
     """The user's live sessions, most recently used first."""
     user_id = user_id_of(user)
-    result = scripts.sessions(user_key(tokens.user_tag(user_id)), user_id, ms(token_settings.IDLE_TIMEOUT))
+    s = token_settings
+    key = user_key(tokens.user_tag(user_id))
+    result = scripts.sessions(key, user_id, ms(s.IDLE_TIMEOUT), ms(s.ABSOLUTE_LIFETIME))
     now_ms = int(result[0])
+    rows = [result[i : i + 6] for i in range(1, len(result), 6)]
     found = [
-        session_from(text(result[i]), result[i + 1], result[i + 2], result[i + 3], now_ms)
-        for i in range(1, len(result), 4)
+        session_from(int(layout), field, value, meta, agent, user_id, int(expires_at_ms), now_ms)
+        for layout, field, value, meta, agent, expires_at_ms in rows
     ]
     return sorted(found, key=lambda session: session.last_used_ms, reverse=True)
 
 
-def _revoke(user_id: str, mode: scripts.Mode, session_id: str = "", verifier: str = "", tag: str = "") -> list[Any]:
+def _revoke(user_id: str, mode: scripts.Mode, session_id: str = "", raw: str = "", tag: str = "") -> list[Any]:
     key = user_key(tag or tokens.user_tag(user_id))
-    return list(scripts.revoke(key, user_id, mode, session_id, verifier))
+    field = tokens.session_field(session_id) if session_id else b""
+    verifier, legacy = (tokens.verifier(raw), tokens.legacy_verifier(raw)) if raw else (b"", "")
+    return list(scripts.revoke(key, user_id, mode, session_id, verifier, field, legacy))
 
 
 def revoke_session(user: Any, session_id: str, *, reason: Reason = Reason.LOGOUT, actor: Any = None) -> bool:
@@ -146,5 +185,5 @@ def revoke_other_sessions(
 
 def revoke_token(token: tokens.ParsedToken, *, reason: Reason = Reason.LOGOUT, actor: Any = None) -> bool:
     """End the session of a token, whoever owns it (RFC 7009 revocation)."""
-    revoked = _revoke("", "token", token.session_id, token.verifier, tag=token.tag)
+    revoked = _revoke("", "token", token.session_id, token.raw, tag=token.tag)
     return bool(announce_revoked(revoked, reason, actor))

@@ -116,6 +116,7 @@ class Command(BaseCommand):
             {
                 "id": s.id,
                 "device": s.device,
+                "device_label": s.device_label,
                 "ip": s.ip,
                 "user_agent": s.user_agent,
                 "created": s.created.isoformat(),
@@ -127,7 +128,8 @@ class Command(BaseCommand):
         lines = [f"{len(rows)} live session(s) of {user.get_username()!r}, most recently used first."]
         for row in rows:
             lines.append(
-                f"{row['id']}  device={row['device'] or '-'}  ip={row['ip'] or '-'}  "
+                f"{row['id']}  device={row['device'] or '-'}  label={row['device_label'] or '-'}  "
+                f"ip={row['ip'] or '-'}  "
                 f"created={row['created']}  last used={row['last_used']}  expires={row['expires_at']}  "
                 f"agent={row['user_agent'] or '-'}"
             )

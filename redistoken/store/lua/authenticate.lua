@@ -1,44 +1,80 @@
 -- Validate one session and slide its expiry: the whole per-request cost.
 --
--- KEYS[1]  the user's hash  {prefix}{tag}; see redistoken/store/__init__.py for the layout
--- ARGV[1]  the session id
--- ARGV[2]  the token's verifier (the only stored form of a token)
--- ARGV[3]  idle timeout (ms)
--- ARGV[4]  renew interval (ms): renew only when the last renewal is at least
+-- KEYS[1]  the user's hash  {prefix}{tag}; see lua/common.lua for the layouts
+-- ARGV[1]  the session id in binary (9 bytes: layout 2)
+-- ARGV[2]  the session id as text (12 characters: layout 1)
+-- ARGV[3]  the token's verifier (16 bytes)
+-- ARGV[4]  the same in base64 (22 characters), as layout 1 stored it
+-- ARGV[5]  idle timeout (ms)
+-- ARGV[6]  renew interval (ms): renew only when the last renewal is at least
 --          this old, so a busy session is not rewritten (and replicated) on
 --          every request; 0 renews every time
+-- ARGV[7]  absolute lifetime (ms)
 --
 -- Uses common.lua (prepended).
 --
 -- Returns false when the session is unknown, expired or the verifier does
 -- not match; otherwise one string:
---   <expires_at_ms>|<now_ms> LF <metadata> LF <session value>
--- (metadata holds only printable characters, so never a LF; the value, last,
--- may hold anything). One bulk string rather than an array: redis-py parses
--- it measurably faster (about 20 us per request), and this is the hot path.
+--   <layout> <expires_at_ms> <now_ms> <#uid> <#value> <#meta> LF
+--   <user id> <value> <meta> <user agent>
+-- One bulk string rather than an array: redis-py parses it measurably
+-- faster, and this is the hot path.
 --
--- Time is Redis's clock. A session past min(last used + idle, absolute) is
--- dead and deleted here. A session that is gone stays gone: the renewal
--- writes only after HMGET found the field, inside this atomic script, so a
--- renewal racing a logout can never bring it back. Verifiers are compared
--- with Lua's string equality, which compares interned strings by reference.
--- One HMGET reads the session and its metadata: every redis.call costs.
-local sid = ARGV[1]
-local found = redis.call('HMGET', KEYS[1], sid, meta_field(sid))
-local value, meta = found[1], found[2] or ''
-if not value or verifier_of(value) ~= ARGV[2] then
+-- Time is Redis's clock. A dead session (common.lua's ends_at) is deleted
+-- here. A session that is gone stays gone: the renewal writes only after
+-- HMGET found the field, inside this atomic script, so a renewal racing a
+-- logout can never bring it back. A layout-1 session is rewritten as
+-- layout 2 the first time it is used (its user agent is not carried over,
+-- and it has no device label). One HMGET reads whatever either layout needs.
+local key, sid = KEYS[1], ARGV[1]
+local got = redis.call('HMGET', key, sid, sid .. 'm', sid .. 'a', '\0', ARGV[2], 'm:' .. ARGV[2])
+local s, uid
+if got[1] then
+    s = parse2(got[1])
+    if s.verifier ~= ARGV[3] then return false end
+    s.field, s.meta = sid, got[2]
+    uid = got[4]
+    if s.slot ~= 0 then uid = redis.call('HGET', key, string.char(s.slot)) end
+    if not uid then return false end
+elseif got[5] then
+    s = parse1(got[5])
+    if s.verifier ~= ARGV[4] then return false end
+    s.field, uid = ARGV[2], s.uid
+else
     return false
 end
-local last, absolute, created, uid = parse(value)
-local now, idle = now_ms(), tonumber(ARGV[3])
-if ends_at(last, absolute, idle) <= now then
-    drop(KEYS[1], sid)
+local now, idle, lifetime = now_ms(), tonumber(ARGV[5]), tonumber(ARGV[7])
+if ends_at(s, idle, lifetime) <= now then
+    drop(key, s)
     return false
 end
-if now > last and now - last >= tonumber(ARGV[4]) then
-    last = now
-    value = pack(ARGV[2], now, absolute, created, uid)
-    redis.call('HSET', KEYS[1], sid, value)
-    redis.call('PEXPIREAT', KEYS[1], ends_at(now, absolute, idle), 'GT')
+
+local value, meta, agent = got[1], got[2] or '', got[3] or ''
+if s.layout == 1 or (now > s.last and now - s.last >= tonumber(ARGV[6])) then
+    local deadline = math.min(now + idle, s.created + lifetime)
+    if s.layout == 1 then
+        local device, ip = string.match(got[6] or '', '^([^\t]*)\t?([^\t]*)')
+        local kind, packed = 0, ''
+        local a, b, c, d = string.match(ip, '^(%d+)%.(%d+)%.(%d+)%.(%d+)$')
+        if a and tonumber(a) < 256 and tonumber(b) < 256 and tonumber(c) < 256 and tonumber(d) < 256 then
+            kind, packed = 1, string.char(tonumber(a), tonumber(b), tonumber(c), tonumber(d))
+        elseif ip ~= '' then
+            ip = string.sub(ip, 1, 45)
+            kind, packed = 3, string.char(#ip) .. ip
+        end
+        local rest = packed .. clip_bytes(device, math.min(32, VALUE_MAX - #packed - 1)) .. '\0'
+        local _, slots = all_sessions(key)
+        drop(key, s)
+        s = {layout = 2, field = sid, last = s.last, created = s.created}
+        value, meta = put2(key, sid, slot_for(key, slots, uid, slots), 16 * kind, ARGV[3],
+                           s.created, now, deadline, '', rest, '')
+        agent = ''
+    else
+        value = s.head .. times(s.created, now, deadline) .. s.body
+        redis.call('HSET', key, sid, value)
+    end
+    s.last, s.deadline = now, deadline
+    redis.call('PEXPIREAT', key, deadline, 'GT')
 end
-return string.format('%d|%d\n', ends_at(last, absolute, idle), now) .. meta .. '\n' .. value
+return string.format('%d %d %d %d %d %d\n', s.layout, ends_at(s, idle, lifetime), now, #uid, #value, #meta)
+    .. uid .. value .. meta .. agent

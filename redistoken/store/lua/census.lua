@@ -4,22 +4,19 @@
 --
 -- KEYS[1]  a user hash  {prefix}{tag}
 -- ARGV[1]  idle timeout (ms)
+-- ARGV[2]  absolute lifetime (ms)
 --
 -- Uses common.lua (prepended).
 --
 -- Returns {live sessions, distinct user ids among them}.
-local now, idle = now_ms(), tonumber(ARGV[1])
+local now, idle, lifetime = now_ms(), tonumber(ARGV[1]), tonumber(ARGV[2])
 local sessions, users, seen = 0, 0, {}
-local fields = redis.call('HGETALL', KEYS[1])
-for i = 1, #fields, 2 do
-    if not is_meta(fields[i]) then
-        local _, _, _, uid = parse(fields[i + 1])
-        if expiry(fields[i + 1], idle) > now then
-            sessions = sessions + 1
-            if not seen[uid] then
-                seen[uid] = true
-                users = users + 1
-            end
+for _, s in ipairs(all_sessions(KEYS[1])) do
+    if ends_at(s, idle, lifetime) > now then
+        sessions = sessions + 1
+        if not seen[s.uid] then
+            seen[s.uid] = true
+            users = users + 1
         end
     end
 end

@@ -3,23 +3,29 @@
 -- session then behaves as any other: sliding expiry from now, revocable.
 --
 -- KEYS[1]  the user's hash  {prefix}{tag}
--- ARGV[1]  the session id (derived from the DRF key, so a re-run finds it)
--- ARGV[2]  the verifier of the DRF key (22 characters)
--- ARGV[3]  when the DRF token was created (ms), kept as the session's creation
+-- ARGV[1]  the session id in binary (derived from the DRF key, so a re-run finds it)
+-- ARGV[2]  the same id as text (a layout-1 import of it counts too)
+-- ARGV[3]  the verifier of the DRF key (16 bytes)
 -- ARGV[4]  idle timeout (ms)
--- ARGV[5]  absolute lifetime (ms), counted from now
+-- ARGV[5]  absolute lifetime (ms)
 -- ARGV[6]  the user id
+--
+-- The session counts as created now: ABSOLUTE_LIFETIME runs from the import
+-- (counted from the DRF row's creation, an old key would be dead at once).
 --
 -- Uses common.lua (prepended).
 --
 -- Returns 1 when the session was created, 0 when it already existed.
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then
+local key = KEYS[1]
+if redis.call('HEXISTS', key, ARGV[1]) == 1 or redis.call('HEXISTS', key, ARGV[2]) == 1 then
     return 0
 end
 local now = now_ms()
-
-local absolute = now + tonumber(ARGV[5])
-local created = math.min(tonumber(ARGV[3]), now)
-local value = pack(ARGV[2], now, absolute, base36(created), ARGV[6])
-put(KEYS[1], ARGV[1], value, '', ends_at(now, absolute, tonumber(ARGV[4])))
+local deadline = math.min(now + tonumber(ARGV[4]), now + tonumber(ARGV[5]))
+local sessions, slots = all_sessions(key)
+local used = {}
+for _, s in ipairs(sessions) do
+    if s.layout == 2 then used[s.slot] = true end
+end
+put2(key, ARGV[1], slot_for(key, slots, ARGV[6], used), 0, ARGV[3], now, now, deadline, '', '', '')
 return 1

@@ -3,48 +3,54 @@
 -- more sessions than the cap. Expired sessions are pruned on the way.
 --
 -- KEYS[1]  the user's hash  {prefix}{tag}
--- ARGV[1]  the new session id
--- ARGV[2]  the verifier of the new token (22 characters)
--- ARGV[3]  the new session's metadata: device TAB ip TAB user agent
--- ARGV[4]  idle timeout (ms)
--- ARGV[5]  absolute lifetime (ms)
--- ARGV[6]  the user id (several users may share a hash tag)
--- ARGV[7]  the cap on live sessions per user, 0 for none
--- ARGV[8]  device name ('' for none): an older session of this user with the
---          same device name is replaced
+-- ARGV[1]  the new session id in binary (9 bytes)
+-- ARGV[2]  the verifier of the new token (16 bytes)
+-- ARGV[3]  16 * ip kind + credential length (see common.lua)
+-- ARGV[4]  the credential fingerprint (0 to 8 bytes, opaque)
+-- ARGV[5]  the rest of the value: ip, device NUL label (at most 64 bytes)
+-- ARGV[6]  the raw user agent to keep ('' for none)
+-- ARGV[7]  idle timeout (ms)
+-- ARGV[8]  absolute lifetime (ms)
+-- ARGV[9]  the user id (several users may share a hash tag)
+-- ARGV[10] the cap on live sessions per user, 0 for none
+-- ARGV[11] device name ('' for none): an older session of this user with
+--          the same device name is replaced
 --
 -- Uses common.lua (prepended).
 --
--- Returns {now_ms, expires_at_ms, replaced ids..., '', evicted ids...}.
-local now, idle = now_ms(), tonumber(ARGV[4])
-local cap, device = tonumber(ARGV[7]), ARGV[8]
+-- Returns {now_ms, expires_at_ms, replaced ids..., '', evicted ids...}
+-- (ids as stored: 9 bytes, or 12 characters for layout 1).
+local key, now = KEYS[1], now_ms()
+local idle, lifetime, uid = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9]
+local cap, device = tonumber(ARGV[10]), ARGV[11]
 
-local mine, replaced, evicted = {}, {}, {}
-for _, session in ipairs(all_sessions(KEYS[1])) do
-    local sid, value, meta = session[1], session[2], session[3]
-    local last, _, _, uid = parse(value)
-    if expiry(value, idle) <= now then
-        drop(KEYS[1], sid)
-    elseif uid == ARGV[6] then
-        if device ~= '' and string.match(meta, '^[^\t]*') == device then
-            drop(KEYS[1], sid)
-            table.insert(replaced, sid)
+local sessions, slots = all_sessions(key)
+local mine, replaced, evicted, used = {}, {}, {}, {}
+for _, s in ipairs(sessions) do
+    if ends_at(s, idle, lifetime) <= now then
+        drop(key, s)
+    elseif s.uid == uid then
+        if device ~= '' and device_of(s) == device then
+            drop(key, s)
+            table.insert(replaced, s.field)
         else
-            table.insert(mine, {sid, last})
+            table.insert(mine, {s.field, s.last, s})
         end
+    elseif s.layout == 2 then
+        used[s.slot] = true
     end
 end
 if cap > 0 and #mine >= cap then
     table.sort(mine, function(a, b) return a[2] < b[2] end)
     for i = 1, #mine - cap + 1 do
-        drop(KEYS[1], mine[i][1])
+        drop(key, mine[i][3])
         table.insert(evicted, mine[i][1])
     end
 end
 
-local absolute = now + tonumber(ARGV[5])
-local expires_at = ends_at(now, absolute, idle)
-put(KEYS[1], ARGV[1], pack(ARGV[2], now, absolute, base36(now), ARGV[6]), ARGV[3], expires_at)
+local expires_at = math.min(now + idle, now + lifetime)
+local slot = slot_for(key, slots, uid, used)
+put2(key, ARGV[1], slot, tonumber(ARGV[3]), ARGV[2], now, now, expires_at, ARGV[4], ARGV[5], ARGV[6])
 
 local result = {now, expires_at}
 for _, sid in ipairs(replaced) do table.insert(result, sid) end

@@ -9,36 +9,35 @@
 --            "others"   every session of the user except ARGV[3]
 --            "user"     every session of the user
 --            "hash"     every session in the hash, whoever's (revoke --all)
--- ARGV[3]  a session id ('' when unused)
--- ARGV[4]  a verifier (for "token"; '' otherwise)
+-- ARGV[3]  a session id as text (12 characters; '' when unused)
+-- ARGV[4]  a verifier (for "token", 16 bytes; '' otherwise)
+-- ARGV[5]  the session id ARGV[3] in binary (9 bytes; '' when unused)
+-- ARGV[6]  the verifier ARGV[4] in base64, as layout 1 stored it
 --
 -- Uses common.lua (prepended).
 --
--- Returns {session id, user id, ...} for the sessions deleted (empty when
--- none matched), so that each revocation can be signalled and logged.
-local mode, target = ARGV[2], ARGV[3]
-local fields
-if mode == 'session' or mode == 'token' then
-    fields = {target, redis.call('HGET', KEYS[1], target)}
-else
-    fields = redis.call('HGETALL', KEYS[1])
-end
+-- Returns {session field, user id, ...} for the sessions deleted (empty
+-- when none matched), so that each revocation can be signalled and logged.
+local key, mode, uid = KEYS[1], ARGV[2], ARGV[1]
+local sessions = all_sessions(key)
 local revoked = {}
-for i = 1, #fields, 2 do
-    local sid, value = fields[i], fields[i + 1]
-    if value and not is_meta(sid) and (mode ~= 'others' or sid ~= target) then
-        local _, _, _, uid = parse(value)
-        local matches
-        if mode == 'token' then
-            matches = verifier_of(value) == ARGV[4]
-        else
-            matches = mode == 'hash' or uid == ARGV[1]
-        end
-        if matches then
-            drop(KEYS[1], sid)
-            table.insert(revoked, sid)
-            table.insert(revoked, uid)
-        end
+for _, s in ipairs(sessions) do
+    local named = s.field == ARGV[3] or s.field == ARGV[5]
+    local matches
+    if mode == 'session' then
+        matches = named and s.uid == uid
+    elseif mode == 'token' then
+        matches = named and (s.verifier == ARGV[4] or s.verifier == ARGV[6])
+    elseif mode == 'others' then
+        matches = not named and s.uid == uid
+    else
+        matches = mode == 'hash' or s.uid == uid
+    end
+    if matches then
+        drop(key, s)
+        table.insert(revoked, s.field)
+        table.insert(revoked, s.uid)
     end
 end
+if #sessions > 0 then tidy(key, #sessions - #revoked / 2) end
 return revoked
