@@ -23,6 +23,9 @@
 -- renewal racing a logout can never bring it back. Verifiers are compared
 -- with Lua's string equality, which compares interned strings by reference.
 -- One HMGET reads the session and its metadata: every redis.call costs.
+-- A full Redis (maxmemory, noeviction) refuses the renewal's HSET: the
+-- session is answered as it is and renews on a later request (try_write),
+-- so a full Redis still serves every live session.
 local sid = ARGV[1]
 local found = redis.call('HMGET', KEYS[1], sid, meta_field(sid))
 local value, meta = found[1], found[2] or ''
@@ -32,13 +35,14 @@ end
 local last, absolute, created, uid = parse(value)
 local now, idle = now_ms(), tonumber(ARGV[3])
 if ends_at(last, absolute, idle) <= now then
-    drop(KEYS[1], sid)
+    try_write('HDEL', KEYS[1], sid, meta_field(sid))  -- dead either way
     return false
 end
 if now > last and now - last >= tonumber(ARGV[4]) then
-    last = now
-    value = pack(ARGV[2], now, absolute, created, uid)
-    redis.call('HSET', KEYS[1], sid, value)
-    redis.call('PEXPIREAT', KEYS[1], ends_at(now, absolute, idle), 'GT')
+    local renewed = pack(ARGV[2], now, absolute, created, uid)
+    if try_write('HSET', KEYS[1], sid, renewed) then
+        last, value = now, renewed
+        redis.call('PEXPIREAT', KEYS[1], ends_at(now, absolute, idle), 'GT')
+    end
 end
 return string.format('%d|%d\n', ends_at(last, absolute, idle), now) .. meta .. '\n' .. value

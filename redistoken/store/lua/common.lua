@@ -62,6 +62,21 @@ local function drop(key, sid)
     redis.call('HDEL', key, sid, meta_field(sid))
 end
 
+-- A write that may be refused without harm (a renewal, pruning a dead
+-- session): true when done, false when Redis refused it because it is full
+-- (OOM, maxmemory with noeviction) or short of replicas (NOREPLICAS, with
+-- min-replicas-to-write); any other error is raised as redis.call would.
+local function try_write(...)
+    local reply = redis.pcall(...)
+    if type(reply) == 'table' and reply.err then
+        if string.find(reply.err, '^OOM') or string.find(reply.err, '^NOREPLICAS') then
+            return false
+        end
+        error(reply)
+    end
+    return true
+end
+
 -- Every session in a user hash, read with one HGETALL: a list of
 -- {session id, value, metadata ('' when none)}.
 local function all_sessions(key)

@@ -16,18 +16,23 @@
 -- Uses common.lua (prepended).
 --
 -- Returns {now_ms, expires_at_ms, replaced ids..., '', evicted ids...}.
+--
+-- The new session's HSET is the script's first write: on a full Redis
+-- (maxmemory, noeviction) Redis refuses it with OOM before anything has
+-- changed, whereas any earlier write (even an HDEL) would let the script
+-- grow the store past maxmemory. So the sessions to drop are collected
+-- first and dropped after it.
 local now, idle = now_ms(), tonumber(ARGV[4])
 local cap, device = tonumber(ARGV[7]), ARGV[8]
 
-local mine, replaced, evicted = {}, {}, {}
+local mine, replaced, evicted, dead = {}, {}, {}, {}
 for _, session in ipairs(all_sessions(KEYS[1])) do
     local sid, value, meta = session[1], session[2], session[3]
     local last, _, _, uid = parse(value)
     if expiry(value, idle) <= now then
-        drop(KEYS[1], sid)
+        table.insert(dead, sid)
     elseif uid == ARGV[6] then
         if device ~= '' and string.match(meta, '^[^\t]*') == device then
-            drop(KEYS[1], sid)
             table.insert(replaced, sid)
         else
             table.insert(mine, {sid, last})
@@ -37,7 +42,6 @@ end
 if cap > 0 and #mine >= cap then
     table.sort(mine, function(a, b) return a[2] < b[2] end)
     for i = 1, #mine - cap + 1 do
-        drop(KEYS[1], mine[i][1])
         table.insert(evicted, mine[i][1])
     end
 end
@@ -45,6 +49,9 @@ end
 local absolute = now + tonumber(ARGV[5])
 local expires_at = ends_at(now, absolute, idle)
 put(KEYS[1], ARGV[1], pack(ARGV[2], now, absolute, base36(now), ARGV[6]), ARGV[3], expires_at)
+for _, ids in ipairs({dead, replaced, evicted}) do
+    for _, sid in ipairs(ids) do drop(KEYS[1], sid) end
+end
 
 local result = {now, expires_at}
 for _, sid in ipairs(replaced) do table.insert(result, sid) end
