@@ -137,3 +137,13 @@ def test_a_revocation_is_not_acknowledged_until_the_replica_has_it(settings):
         connection.reset_client()
         replica.cleanup()
         primary.cleanup()
+
+
+def test_wait_settings_are_validated(settings):
+    from redistoken.settings import problems
+
+    settings.REDISTOKEN = {"WAIT_FOR_REPLICAS": -1, "WAIT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.25}
+    found = problems()
+    assert any("WAIT_FOR_REPLICAS" in p for p in found) and any("shorter than SOCKET_TIMEOUT" in p for p in found)
+    settings.REDISTOKEN = {"WAIT_FOR_REPLICAS": 1, "WAIT_TIMEOUT": 0.1}
+    assert problems() == []
