@@ -12,6 +12,7 @@ from typing import Any
 
 import redis
 from django.core.checks import CheckMessage, Warning, register
+from redis.exceptions import RedisClusterException
 
 from .connection import is_embedded, primaries, text
 from .settings import check_hint
@@ -21,7 +22,18 @@ def _config(client: Any) -> dict[str, str]:
     raw = client.config_get("maxmemory-policy")
     raw.update(client.config_get("appendonly"))
     raw.update(client.config_get("save"))
-    return {text(key): text(value) for key, value in raw.items()}
+    raw.update(client.config_get("min-replicas-to-write"))
+    config = {text(key): text(value) for key, value in raw.items()}
+    memory, replication = client.info("memory"), client.info("replication")
+    config["used_memory"] = str(memory.get("used_memory", 0))
+    config["maxmemory"] = str(memory.get("maxmemory", 0))
+    config["connected_slaves"] = str(replication.get("connected_slaves", 0))
+    return config
+
+
+#: Used memory above this fraction of maxmemory gets a warning: new logins
+#: are refused (503) once it is reached.
+MEMORY_WARNING = 0.9
 
 
 @register("redistoken", deploy=True)
@@ -41,7 +53,7 @@ def check_redis_deployment(app_configs: Any = None, **kwargs: Any) -> list[Check
                 id="redistoken.W010",
             )
         ]
-    except redis.exceptions.RedisError as exc:
+    except (redis.exceptions.RedisError, RedisClusterException) as exc:
         return [
             Warning(
                 f"redistoken could not reach Redis to check its configuration ({type(exc).__name__}).",
@@ -72,6 +84,25 @@ def check_redis_deployment(app_configs: Any = None, **kwargs: Any) -> list[Check
                     "redistoken.W013", "Set appendonly yes (appendfsync everysec) on the Redis holding sessions."
                 ),
                 id="redistoken.W013",
+            )
+        )
+    full = [c for c in configs if int(c["maxmemory"]) and int(c["used_memory"]) >= MEMORY_WARNING * int(c["maxmemory"])]
+    if full:
+        messages.append(
+            Warning(
+                f"Redis uses {max(int(c['used_memory']) * 100 // int(c['maxmemory']) for c in full)}% of maxmemory: "
+                "once it is reached, new logins are refused (503).",
+                hint="Raise maxmemory (sessions are served and revoked on a full Redis, but none can be created).",
+                id="redistoken.W014",
+            )
+        )
+    if any(int(c["connected_slaves"]) and c.get("min-replicas-to-write", "0") == "0" for c in configs):
+        messages.append(
+            Warning(
+                "Redis has replicas but min-replicas-to-write 0: a primary cut off from its replicas keeps taking "
+                "writes that a failover then loses.",
+                hint="Set min-replicas-to-write 1 and min-replicas-max-lag 10 on the primary (docs/guarantees.md).",
+                id="redistoken.W015",
             )
         )
     return messages

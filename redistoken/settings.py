@@ -64,6 +64,12 @@ DEFAULTS: dict[str, Any] = {
     "SOCKET_CONNECT_TIMEOUT": 0.25,
     "RETRY_ATTEMPTS": 1,
     "RETRY_AFTER": 5,  # seconds, sent with 503 when Redis is unavailable
+    # Acknowledged means durable (docs/guarantees.md): logins and revocations
+    # answer only once this many replicas have the write (WAIT), else 503.
+    # None: every replica the primary has connected, at least 1 under Sentinel;
+    # 0: never wait (a failover may then undo an acknowledged logout).
+    "WAIT_FOR_REPLICAS": None,
+    "WAIT_TIMEOUT": 0.1,  # seconds WAIT may block; shorter than SOCKET_TIMEOUT
     # Migration from rest_framework.authtoken: accept DRF keys imported by
     # `manage.py redistoken import-drf-tokens` (one more round trip for those).
     "ACCEPT_DRF_TOKENS": False,
@@ -182,6 +188,14 @@ def problems() -> list[str]:
         value = getattr(s, name)
         if not isinstance(value, (int, float)) or value <= 0:
             errors.append(f"{name} must be a positive number of seconds.")
+    replicas = s.WAIT_FOR_REPLICAS
+    if replicas is not None and (not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0):
+        errors.append("WAIT_FOR_REPLICAS must be None (every connected replica) or a non-negative integer.")
+    wait, timeout = s.WAIT_TIMEOUT, s.SOCKET_TIMEOUT
+    if not isinstance(wait, (int, float)) or wait <= 0:
+        errors.append("WAIT_TIMEOUT must be a positive number of seconds.")
+    elif isinstance(timeout, (int, float)) and wait >= timeout:
+        errors.append("WAIT_TIMEOUT must be shorter than SOCKET_TIMEOUT (WAIT blocks the connection that long).")
     if not isinstance(s.RETRY_ATTEMPTS, int) or s.RETRY_ATTEMPTS < 0:
         errors.append("RETRY_ATTEMPTS must be a non-negative integer.")
     device_max = s.DEVICE_NAME_MAX_LENGTH

@@ -54,3 +54,16 @@ def test_embedded_store_is_not_checked_here(settings):
 @pytest.mark.parametrize("backend", ["cluster"], indirect=True)
 def test_every_cluster_primary_is_checked(backend):
     assert ids(check_redis_deployment()) == {"redistoken.W013"}  # the test cluster has persistence off
+
+
+@pytest.mark.servers
+def test_a_redis_close_to_maxmemory_is_a_warning(settings):
+    server = RedisServer("--maxmemory-policy", "noeviction", "--appendonly", "yes").start()
+    try:
+        settings.REDISTOKEN = {"REDIS_URL": server.url}
+        assert ids(check_redis_deployment()) == set()
+        used = int(server.client().info("memory")["used_memory"])
+        server.client().config_set("maxmemory", int(used * 1.05))
+        assert ids(check_redis_deployment()) == {"redistoken.W014"}
+    finally:
+        server.cleanup()

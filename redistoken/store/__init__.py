@@ -27,8 +27,10 @@ checks it.
 
 The package, bottom up (nothing imports upwards, so there is no circle):
 
-* ``errors``: :class:`StoreUnavailable` and the logger;
+* ``errors``: :class:`StoreUnavailable` and the logger; what is an outage (503)
+  and what is a bug (500);
 * ``records``: keys, :class:`Session`, :class:`Reason`, reading stored values;
+* ``durability``: how many replicas must confirm a login or a revocation (WAIT);
 * ``scripts``: the Lua scripts of ``lua/``, declared once, and pipelined batches;
 * ``sessions``: one user at a time (login, the per-request check, revocation);
 * ``bulk``: many users at once and the SCAN jobs over the whole store;

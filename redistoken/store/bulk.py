@@ -52,7 +52,9 @@ def size_hint() -> int:
 def _scan(match: str, batch_size: int) -> Iterator[tuple[Any, list[str]]]:
     """(primary, keys) in batches of about ``batch_size``: SCAN, never KEYS,
     so memory stays bounded and the server is never blocked for long."""
-    for client in primaries():
+    with unavailable_as_error():
+        clients = primaries()
+    for client in clients:
         cursor = 0
         while True:
             with unavailable_as_error():

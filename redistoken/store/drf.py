@@ -38,7 +38,6 @@ def import_drf_tokens(rows: list[LegacyToken]) -> int:
     live in different Cluster slots, so they cannot share a script).
     """
     s = token_settings
-    client = get_client()
     prepared = []
     for row in rows:
         user_id = user_id_of(row.user_id)
@@ -46,6 +45,7 @@ def import_drf_tokens(rows: list[LegacyToken]) -> int:
         tag, session_id = tokens.user_tag(user_id), tokens.derived_session_id(row.key)
         prepared.append((user_id, verifier, tag, session_id, tokens.verifier(row.key)))
     with unavailable_as_error():
+        client = get_client()
         pipe = client.pipeline(transaction=False)
         for _user_id, verifier, *_rest in prepared:
             pipe.exists(drf_alias_key(verifier))

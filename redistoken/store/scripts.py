@@ -27,7 +27,8 @@ from typing import Any, Generic, Literal, ParamSpec
 import redis
 
 from ..connection import Client, get_client, is_cluster
-from .errors import StoreUnavailable, unavailable, unavailable_as_error
+from . import durability
+from .errors import REDIS_FAILURES, raise_store_error, unavailable_as_error
 
 P = ParamSpec("P")
 
@@ -66,7 +67,12 @@ def _common() -> str:
 class Script(Generic[P]):
     """A script called like the function it was declared as: KEYS, then ARGV."""
 
-    def __init__(self, declaration: Callable[P, Any], numkeys: int, directory: Path = LUA_DIR) -> None:
+    def __init__(
+        self, declaration: Callable[P, Any], numkeys: int, directory: Path = LUA_DIR, *, durable: bool = False
+    ) -> None:
+        #: Revoking and issuing writes are answered only once replicas confirm
+        #: them (:mod:`.durability`); the others (a renewal) are fire-and-forget.
+        self.durable = durable
         self.name = declaration.__name__.rstrip("_")  # import_ -> import.lua
         self.params = tuple(inspect.signature(declaration).parameters.values())
         if any(param.kind is not param.POSITIONAL_ONLY for param in self.params):
@@ -86,7 +92,11 @@ class Script(Generic[P]):
         """Run on the store's client (the request path: no more work than this)."""
         if kwargs or len(args) != self.arity:
             raise self._misuse(len(args), kwargs)
-        return self.run(get_client(), args)
+        try:
+            client = get_client()  # a Cluster client connects while it is built
+        except REDIS_FAILURES as exc:
+            raise_store_error(exc)
+        return self.run(client, args)
 
     def args(self, *args: P.args, **kwargs: P.kwargs) -> tuple[Any, ...]:
         """The arguments of one call, checked, for :func:`run_many`."""
@@ -95,14 +105,34 @@ class Script(Generic[P]):
         return args
 
     def run(self, client: Client, args: tuple[Any, ...]) -> Any:
-        """EVALSHA on ``client``; after NOSCRIPT, the source once by EVAL."""
+        """EVALSHA on ``client``; after NOSCRIPT, the source once by EVAL. A
+        durable script waits for its replicas on the connection that wrote."""
         try:
+            if self.durable:
+                node, needed = durability.target(client, args[0])
+                if needed:
+                    return self._run_confirmed(node, args, needed)
             try:
                 return client.evalsha(self.sha, self.numkeys, *args)
             except redis.exceptions.NoScriptError:
                 return client.eval(self.source, self.numkeys, *args)
-        except redis.exceptions.RedisError as exc:  # unavailable_as_error, inlined: this is the request path
-            raise unavailable(exc) from exc
+        except REDIS_FAILURES as exc:  # unavailable_as_error, inlined: this is the request path
+            raise_store_error(exc)
+
+    def _run_confirmed(self, node: redis.Redis, args: tuple[Any, ...], needed: int) -> Any:
+        """The script and ``WAIT`` in one round trip on one connection (WAIT
+        counts the replicas that have this connection's writes)."""
+        for command in ("evalsha", "eval"):
+            pipe = node.pipeline(transaction=False)
+            getattr(pipe, command)(self.sha if command == "evalsha" else self.source, self.numkeys, *args)
+            durability.wait(pipe, needed)
+            result, acked = pipe.execute(raise_on_error=False)
+            if not isinstance(result, redis.exceptions.NoScriptError):
+                break
+        if isinstance(result, Exception):
+            raise_store_error(result)
+        durability.check(acked, needed)
+        return result
 
     def _misuse(self, count: int, kwargs: dict[str, Any]) -> TypeError:
         names = ", ".join(param.name for param in self.params)
@@ -112,12 +142,13 @@ class Script(Generic[P]):
         return f"<Script {self.name}.lua {self.sha[:8]}>"
 
 
-def lua(numkeys: int) -> Callable[[Callable[P, Any]], Script[P]]:
+def lua(numkeys: int, *, durable: bool = False) -> Callable[[Callable[P, Any]], Script[P]]:
     """Declare ``lua/<function name>.lua``: the function's positional-only
-    parameters are its KEYS (the first ``numkeys``) and then its ARGV."""
+    parameters are its KEYS (the first ``numkeys``) and then its ARGV;
+    ``durable``: answered only once replicas confirm its writes."""
 
     def declare(declaration: Callable[P, Any]) -> Script[P]:
-        return Script(declaration, numkeys)
+        return Script(declaration, numkeys, durable=durable)
 
     return declare
 
@@ -130,16 +161,21 @@ def run_many(client: Client, script: Script[Any], calls: list[tuple[Any, ...]], 
     if is_cluster(client) and not extra:  # RedisCluster pipelines refuse EVALSHA
         return [script.run(client, args) for args in calls]
     with unavailable_as_error():
+        needed = durability.target(client, calls[0][0])[1] if script.durable and calls else 0
         pipe = client.pipeline(transaction=False)
         pipe.script_load(script.source)
         for args in calls:
             pipe.evalsha(script.sha, script.numkeys, *args)
         for method, args in extra:
             getattr(pipe, method)(*args)
+        if needed:
+            durability.wait(pipe, needed)  # after every write of the batch, on the same connection
         results = pipe.execute(raise_on_error=False)[1:]
     for result in results[: len(calls)]:
         if isinstance(result, Exception):
-            raise StoreUnavailable(type(result).__name__) from result
+            raise_store_error(result)
+    if needed:
+        durability.check(results.pop(), needed)
     return list(results)
 
 
@@ -163,7 +199,7 @@ def authenticate(
     """Validate one session and slide its expiry: the whole per-request cost."""
 
 
-@lua(numkeys=1)
+@lua(numkeys=1, durable=True)
 def issue(
     user_hash: str,
     session_field: bytes,
@@ -187,7 +223,7 @@ def sessions(user_hash: str, user_id: str, idle_ms: int, lifetime_ms: int, /) ->
     """One user's live sessions, pruning expired ones."""
 
 
-@lua(numkeys=1)
+@lua(numkeys=1, durable=True)
 def revoke(
     user_hash: str,
     user_id: str,

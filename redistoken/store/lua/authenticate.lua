@@ -26,6 +26,9 @@
 -- logout can never bring it back. A layout-1 session is rewritten as
 -- layout 2 the first time it is used (its user agent is not carried over,
 -- and it has no device label). One HMGET reads whatever either layout needs.
+-- A full Redis (maxmemory, noeviction) refuses the renewal's first write:
+-- the session is then answered as it is and renews on a later request
+-- (try_write), so a full Redis still serves every live session.
 local key, sid = KEYS[1], ARGV[1]
 local got = redis.call('HMGET', key, sid, sid .. 'm', sid .. 'a', '\0', ARGV[2], 'm:' .. ARGV[2])
 local s, uid
@@ -50,7 +53,8 @@ if ends_at(s, idle, lifetime) <= now then
 end
 
 local value, meta, agent = got[1], got[2] or '', got[3] or ''
-if s.layout == 1 or (now > s.last and now - s.last >= tonumber(ARGV[6])) then
+if (s.layout == 1 or (now > s.last and now - s.last >= tonumber(ARGV[6])))
+    and try_write('HSET', key, sid, got[1] or '') then  -- the first write: refused only when full
     local deadline = math.min(now + idle, s.created + lifetime)
     if s.layout == 1 then
         local device, ip = string.match(got[6] or '', '^([^\t]*)\t?([^\t]*)')

@@ -125,6 +125,21 @@ local function device_of(s)
     return nul and string.sub(rest, 1, nul - 1) or rest
 end
 
+-- A write that may be refused without harm (a renewal, pruning a dead
+-- session): true when done, false when Redis refused it because it is full
+-- (OOM, maxmemory with noeviction) or short of replicas (NOREPLICAS, with
+-- min-replicas-to-write); any other error is raised as redis.call would.
+local function try_write(...)
+    local reply = redis.pcall(...)
+    if type(reply) == 'table' and reply.err then
+        if string.find(reply.err, '^OOM') or string.find(reply.err, '^NOREPLICAS') then
+            return false
+        end
+        error(reply)
+    end
+    return true
+end
+
 -- Every session of a hash, both layouts, from one HGETALL: a list of
 -- parsed sessions (with field, value, uid, meta, agent), and {slot -> user id}.
 local function all_sessions(key)

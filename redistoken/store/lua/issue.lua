@@ -20,18 +20,24 @@
 --
 -- Returns {now_ms, expires_at_ms, replaced ids..., '', evicted ids...}
 -- (ids as stored: 9 bytes, or 12 characters for layout 1).
+--
+-- The new session's HSET is the script's first write: on a full Redis
+-- (maxmemory, noeviction) Redis refuses it with OOM before anything has
+-- changed, whereas any earlier write (even an HDEL) would let the script
+-- grow the store past maxmemory. So the sessions to drop are collected
+-- first and dropped after it.
 local key, now = KEYS[1], now_ms()
 local idle, lifetime, uid = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9]
 local cap, device = tonumber(ARGV[10]), ARGV[11]
 
 local sessions, slots = all_sessions(key)
-local mine, replaced, evicted, used = {}, {}, {}, {}
+local mine, replaced, evicted, used, doomed = {}, {}, {}, {}, {}
 for _, s in ipairs(sessions) do
     if ends_at(s, idle, lifetime) <= now then
-        drop(key, s)
+        table.insert(doomed, s)
     elseif s.uid == uid then
         if device ~= '' and device_of(s) == device then
-            drop(key, s)
+            table.insert(doomed, s)
             table.insert(replaced, s.field)
         else
             table.insert(mine, {s.field, s.last, s})
@@ -43,7 +49,7 @@ end
 if cap > 0 and #mine >= cap then
     table.sort(mine, function(a, b) return a[2] < b[2] end)
     for i = 1, #mine - cap + 1 do
-        drop(key, mine[i][3])
+        table.insert(doomed, mine[i][3])
         table.insert(evicted, mine[i][1])
     end
 end
@@ -51,6 +57,7 @@ end
 local expires_at = math.min(now + idle, now + lifetime)
 local slot = slot_for(key, slots, uid, used)
 put2(key, ARGV[1], slot, tonumber(ARGV[3]), ARGV[2], now, now, expires_at, ARGV[4], ARGV[5], ARGV[6])
+for _, s in ipairs(doomed) do drop(key, s) end
 
 local result = {now, expires_at}
 for _, sid in ipairs(replaced) do table.insert(result, sid) end
