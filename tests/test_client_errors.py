@@ -142,12 +142,13 @@ def test_messages_are_translated(user):
 
 def test_device_names_follow_the_setting(user, settings):
     """Longer than DEVICE_NAME_MAX_LENGTH is an RFC 6749 invalid_request; the bound moves with the setting."""
-    response = login(device="d" * 65)
+    response = login(device="d" * 33)
     assert response.status_code == 400 and response.json()["error"] == "invalid_request"
     assert response.json()["error_description"].startswith("device: ")
-    settings.REDISTOKEN = {**settings.REDISTOKEN, "DEVICE_NAME_MAX_LENGTH": 100}
-    response = login(device="e" * 100)
-    assert response.status_code == 200 and response.json()["session"]["device"] == "e" * 100
+    settings.REDISTOKEN = {**settings.REDISTOKEN, "DEVICE_NAME_MAX_LENGTH": 16}
+    assert login(device="e" * 17).status_code == 400
+    response = login(device="e" * 16)
+    assert response.status_code == 200 and response.json()["session"]["device"] == "e" * 16
     session_id = response.json()["session"]["id"]
-    assert [s.device for s in store.list_sessions(user) if s.id == session_id] == ["e" * 100]
+    assert [s.device for s in store.list_sessions(user) if s.id == session_id] == ["e" * 16]
     assert tokens.SESSION_ID_RE.fullmatch(session_id)
