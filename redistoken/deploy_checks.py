@@ -92,7 +92,10 @@ def check_redis_deployment(app_configs: Any = None, **kwargs: Any) -> list[Check
             Warning(
                 f"Redis uses {max(int(c['used_memory']) * 100 // int(c['maxmemory']) for c in full)}% of maxmemory: "
                 "once it is reached, new logins are refused (503).",
-                hint="Raise maxmemory (sessions are served and revoked on a full Redis, but none can be created).",
+                hint=check_hint(
+                    "redistoken.W014",
+                    "Raise maxmemory (sessions are served and revoked on a full Redis, but none can be created).",
+                ),
                 id="redistoken.W014",
             )
         )
@@ -101,7 +104,9 @@ def check_redis_deployment(app_configs: Any = None, **kwargs: Any) -> list[Check
             Warning(
                 "Redis has replicas but min-replicas-to-write 0: a primary cut off from its replicas keeps taking "
                 "writes that a failover then loses.",
-                hint="Set min-replicas-to-write 1 and min-replicas-max-lag 10 on the primary (docs/guarantees.md).",
+                hint=check_hint(
+                    "redistoken.W015", "Set min-replicas-to-write 1 and min-replicas-max-lag 10 on the primary."
+                ),
                 id="redistoken.W015",
             )
         )

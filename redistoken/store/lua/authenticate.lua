@@ -54,7 +54,7 @@ end
 
 local value, meta, agent = got[1], got[2] or '', got[3] or ''
 if (s.layout == 1 or (now > s.last and now - s.last >= tonumber(ARGV[6])))
-    and try_write('HSET', key, sid, got[1] or '') then  -- the first write: refused only when full
+    and try_write('HSET', key, s.field, got[1] or got[5]) then  -- first write, a no-op: refused only when full
     local deadline = math.min(now + idle, s.created + lifetime)
     if s.layout == 1 then
         local device, ip = string.match(got[6] or '', '^([^\t]*)\t?([^\t]*)')
