@@ -6,14 +6,15 @@ from typing import Any
 
 from django.core.checks import CheckMessage, Error, Warning, register
 
-from . import local_cache
+from . import client_address, local_cache
 from .connection import is_embedded
 from .settings import problems, token_settings
 
 
 @register("redistoken")
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    errors = problems() + (local_cache.setting_problems() if token_settings.LOCAL_CACHE else [])
+    errors = problems() + client_address.problems()
+    errors += local_cache.setting_problems() if token_settings.LOCAL_CACHE else []
     messages: list[CheckMessage] = [
         Error(problem, hint="See the settings reference in redistoken's README.", id="redistoken.E001")
         for problem in errors

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import authenticate
+from django.views.decorators.debug import sensitive_variables
 from rest_framework import serializers
 
 from .settings import token_settings
+from .throttling import login_attempt
 
 GENERIC_LOGIN_ERROR = "Unable to log in with the provided credentials."
 
@@ -28,10 +30,15 @@ class LoginSerializer(serializers.Serializer[Any]):
         )
         return fields
 
+    @sensitive_variables("attrs")
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        user = authenticate(self.context.get("request"), username=attrs["username"], password=attrs["password"])
-        if user is None or not getattr(user, "is_active", True):
-            raise serializers.ValidationError(GENERIC_LOGIN_ERROR, code="authorization")
+        """Check the password under the login throttle, keyed on the username
+        as validated here (a JSON number arrives as its text)."""
+        request = self.context["request"]
+        with login_attempt(request, attrs["username"]):
+            user = authenticate(request, username=attrs["username"], password=attrs["password"])
+            if user is None or not getattr(user, "is_active", True):
+                raise serializers.ValidationError(GENERIC_LOGIN_ERROR, code="authorization")
         attrs["user"] = user
         return attrs
 

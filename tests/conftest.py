@@ -179,13 +179,3 @@ class ServerMonitor:
     def __exit__(self, *exc: Any) -> None:
         self.client.echo(self.marker)
         self._thread.join(10)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_cache() -> Iterator[None]:
-    """Login throttles count in Django's cache; each test starts from zero."""
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
