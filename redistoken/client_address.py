@@ -105,7 +105,8 @@ def problems() -> list[str]:
     """What is wrong with the proxy settings, for the system checks."""
     s = token_settings
     errors = []
-    if not isinstance(s.TRUSTED_PROXY_COUNT, int) or isinstance(s.TRUSTED_PROXY_COUNT, bool) or s.TRUSTED_PROXY_COUNT < 0:
+    count = s.TRUSTED_PROXY_COUNT
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
         errors.append("TRUSTED_PROXY_COUNT must be a non-negative integer.")
     if isinstance(s.TRUSTED_PROXIES, str) or not isinstance(s.TRUSTED_PROXIES, (list, tuple)):
         errors.append('TRUSTED_PROXIES must be a list of networks, such as ["10.0.0.0/8"].')

@@ -80,14 +80,25 @@ DURATIONS = ("IDLE_TIMEOUT", "ABSOLUTE_LIFETIME", "RENEW_INTERVAL", "LOCAL_CACHE
 #: and the listing returns at most this many sessions in one answer.
 MAX_SESSIONS_CEILING = 1000
 
-RATES = ("LOGIN_FAILURES_PER_USER_AND_ADDRESS", "LOGIN_FAILURES_PER_ADDRESS", "LOGIN_FAILURES_PER_USER", "REVOKE_RATE_PER_ADDRESS")
+RATES = (
+    "LOGIN_FAILURES_PER_USER_AND_ADDRESS",
+    "LOGIN_FAILURES_PER_ADDRESS",
+    "LOGIN_FAILURES_PER_USER",
+    "REVOKE_RATE_PER_ADDRESS",
+)
 
 #: Settings that were renamed, with what replaced them (for a clear check error).
 REPLACED = {
-    "LOGIN_THROTTLE_RATES": "LOGIN_FAILURES_PER_USER_AND_ADDRESS, LOGIN_FAILURES_PER_ADDRESS and LOGIN_FAILURES_PER_USER",
+    "LOGIN_THROTTLE_RATES": "LOGIN_FAILURES_PER_USER_AND_ADDRESS, LOGIN_FAILURES_PER_ADDRESS "
+    "and LOGIN_FAILURES_PER_USER",
 }
 
-_PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
+_PERIODS = {
+    **dict.fromkeys(("s", "sec", "second"), 1),
+    **dict.fromkeys(("m", "min", "minute"), 60),
+    **dict.fromkeys(("h", "hour"), 3600),
+    **dict.fromkeys(("d", "day"), 86400),
+}
 _RATE = re.compile(r"\s*(\d+)\s*/\s*(\d*)\s*([a-z]+)\s*")
 
 

@@ -14,10 +14,10 @@ from rest_framework.views import APIView
 from . import store, tokens
 from .authentication import RedisTokenAuthentication
 from .cache_headers import no_store, private_if_authorized
+from .client_address import client_address
 from .exceptions import RequestTooLarge, ServiceUnavailable
 from .serializers import LoginSerializer, RevocationSerializer, SessionSerializer, TokenResponseSerializer
 from .settings import token_settings
-from .client_address import client_address
 from .throttling import RevokeAddressThrottle
 
 

@@ -29,7 +29,9 @@ PASSWORD = "correct horse"
 
 def login(username, password, address="203.0.113.7", **headers):
     client = APIClient(REMOTE_ADDR=address, **headers)
-    return client.post("/auth/login/", json.dumps({"username": username, "password": password}), content_type="application/json")
+    return client.post(
+        "/auth/login/", json.dumps({"username": username, "password": password}), content_type="application/json"
+    )
 
 
 @pytest.fixture
@@ -49,9 +51,7 @@ def with_rates(settings, backend):
 @pytest.mark.usefixtures("backend")
 class TestLoginThrottle:
     def test_xff_rotation_from_one_address_is_throttled(self, alice):
-        codes = [
-            login("alice", "wrong", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code for n in range(11)
-        ]
+        codes = [login("alice", "wrong", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code for n in range(11)]
         assert codes == [400] * 10 + [429]
         refused = login("alice", PASSWORD, HTTP_X_FORWARDED_FOR="192.0.2.99")
         assert refused.status_code == 429 and 0 < int(refused["Retry-After"]) <= 15 * 60
@@ -113,7 +113,9 @@ class TestLoginThrottle:
         assert login("alice", PASSWORD).status_code == 200
 
     def test_off_when_every_rate_is_none(self, alice, with_rates):
-        with_rates(LOGIN_FAILURES_PER_USER_AND_ADDRESS=None, LOGIN_FAILURES_PER_ADDRESS=None, LOGIN_FAILURES_PER_USER=None)
+        with_rates(
+            LOGIN_FAILURES_PER_USER_AND_ADDRESS=None, LOGIN_FAILURES_PER_ADDRESS=None, LOGIN_FAILURES_PER_USER=None
+        )
         assert {login("alice", "wrong").status_code for _ in range(15)} == {400}
 
     def test_the_stored_ip_is_the_connecting_address(self, alice):
@@ -240,4 +242,3 @@ def test_rates_are_validated(settings):
     assert any("LOGIN_FAILURES_PER_ADDRESS must be a rate" in p for p in problems())
     settings.REDISTOKEN = {"LOGIN_THROTTLE_RATES": {"address": "30/min"}, "EMBEDDED_STORE": True}
     assert any("LOGIN_THROTTLE_RATES' was replaced by" in p for p in problems())
-
