@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any, NoReturn
 
+from django.views.decorators.debug import sensitive_variables
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
@@ -61,6 +62,7 @@ class RedisTokenAuthentication(BaseAuthentication):
     #: sets it); ``None`` follows the ``USER_LOADING`` setting.
     user_loading: str | None = None
 
+    @sensitive_variables()
     def authenticate(self, request: Request) -> tuple[Any, store.Session] | None:
         credentials = _credentials(request)
         if credentials is None:
@@ -86,6 +88,7 @@ class RedisTokenAuthentication(BaseAuthentication):
             return None  # not ours, or a DRF key never imported: DRF's own class may accept it
         return self.authenticate_credentials(request, parsed)
 
+    @sensitive_variables()
     def authenticate_credentials(self, request: Request, token: tokens.ParsedToken) -> tuple[Any, store.Session]:
         try:
             session = store.authenticate(token)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django.http import Http404
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -16,6 +18,7 @@ from .authentication import RedisTokenAuthentication
 from .cache_headers import no_store, private_if_authorized
 from .client_address import client_address
 from .exceptions import RequestTooLarge, ServiceUnavailable
+from .parsers import BODY_PARSERS
 from .serializers import LoginSerializer, RevocationSerializer, SessionSerializer, TokenResponseSerializer
 from .settings import token_settings
 from .throttling import RevokeAddressThrottle
@@ -63,13 +66,16 @@ class SmallBodyMixin:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
 
 
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class LoginView(SmallBodyMixin, StoreView):
     """POST username and password (and an optional device name): a new token."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
+    parser_classes = BODY_PARSERS
     throttle_classes: list[Any] = []  # the serializer counts failures (throttling.login_attempt)
 
+    @sensitive_variables()
     def post(self, request: Request) -> Response:
         serializer = LoginSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
@@ -138,13 +144,16 @@ class SessionDetailView(StoreView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@method_decorator(sensitive_post_parameters("token"), name="dispatch")
 class RevokeView(SmallBodyMixin, StoreView):
     """RFC 7009 revocation: POST ``token``; 200 whether or not it was live."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
+    parser_classes = BODY_PARSERS
     throttle_classes = [RevokeAddressThrottle]
 
+    @sensitive_variables()
     def post(self, request: Request) -> Response:
         serializer = RevocationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

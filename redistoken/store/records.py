@@ -8,7 +8,7 @@ scripts' side of it is ``lua/common.lua``).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -73,7 +73,7 @@ class Session:
 class IssuedToken:
     """The result of a login: the raw token is shown once, here, and never again."""
 
-    token: str
+    token: str = field(repr=False)  # never in a log or an error report
     session: Session
 
 
