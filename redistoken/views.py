@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from django.contrib.auth import get_user_model, user_logged_in, user_logged_out
 from django.http import Http404
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
@@ -79,12 +80,17 @@ class LoginView(SmallBodyMixin, StoreView):
     def post(self, request: Request) -> Response:
         serializer = LoginSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["user"]
         issued = store.issue_token(
-            serializer.validated_data["user"],
+            user,
             device=serializer.validated_data["device"],
             ip=client_address(request),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
         )
+        if token_settings.UPDATE_LAST_LOGIN:
+            # Django's own receiver writes last_login (one write per login),
+            # which also voids password-reset links mailed before it.
+            user_logged_in.send(sender=type(user), request=request._request, user=user)
         body = TokenResponseSerializer(
             {
                 "access_token": issued.token,
@@ -102,11 +108,17 @@ class LoginView(SmallBodyMixin, StoreView):
         return no_store(super().finalize_response(request, response, *args, **kwargs))
 
 
+def logged_out(request: Request) -> None:
+    """Django's ``user_logged_out``, as ``django.contrib.auth.logout`` sends it."""
+    user_logged_out.send(sender=get_user_model(), request=request._request, user=request.user)
+
+
 class LogoutView(StoreView):
     """POST: end the calling session."""
 
     def post(self, request: Request) -> Response:
         store.revoke_session(request.user.pk, self.session.id, reason=store.Reason.LOGOUT, actor=request.user.pk)
+        logged_out(request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -115,6 +127,7 @@ class LogoutAllView(StoreView):
 
     def post(self, request: Request) -> Response:
         store.revoke_all(request.user.pk, reason=store.Reason.LOGOUT_ALL, actor=request.user.pk)
+        logged_out(request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
