@@ -7,7 +7,7 @@ from typing import Any
 from django.core.checks import CheckMessage, Error, Warning, register
 
 from . import client_address, local_cache
-from .connection import is_embedded
+from .connection import EMBEDDED_REFUSED, embedded_refused, is_embedded
 from .settings import problems, token_settings
 
 
@@ -19,7 +19,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         Error(problem, hint="See the settings reference in redistoken's README.", id="redistoken.E001")
         for problem in errors
     ]
-    if is_embedded():
+    if embedded_refused():
+        messages.append(Error(EMBEDDED_REFUSED, id="redistoken.E002"))
+    elif is_embedded():
         messages.append(
             Warning(
                 "redistoken stores sessions in an embedded in-process fakeredis.",

@@ -97,7 +97,7 @@ def backend(request: pytest.FixtureRequest, settings: Any) -> Iterator[str]:
         delete_prefix(client, prefix)
         client.close()
     else:
-        settings.REDISTOKEN = {"KEY_PREFIX": prefix}
+        settings.REDISTOKEN = {"KEY_PREFIX": prefix, "EMBEDDED_STORE": True}
         yield request.param
     connection.reset_client()
 
@@ -179,3 +179,13 @@ class ServerMonitor:
     def __exit__(self, *exc: Any) -> None:
         self.client.echo(self.marker)
         self._thread.join(10)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Each test starts with an empty Django cache (the page-cache tests look into it)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -33,8 +33,12 @@ def assert_clean(response, *, allowed=range(200, 500), secret: str = "") -> None
 header_values = st.one_of(
     st.binary(max_size=200).map(lambda b: b.decode("latin-1")),
     st.text(max_size=200),
-    st.builds(lambda k, sp, t: f"{k}{sp}{t}", st.sampled_from(["Token", "token", "Bearer", "TOKEN"]),
-              st.text(" \t", min_size=1, max_size=5), st.text(max_size=120)),
+    st.builds(
+        lambda k, sp, t: f"{k}{sp}{t}",
+        st.sampled_from(["Token", "token", "Bearer", "TOKEN"]),
+        st.text(" \t", min_size=1, max_size=5),
+        st.text(max_size=120),
+    ),
     st.builds(lambda t: f"Token rtk_{t}", st.text(alphabet=tokens.ALPHABET + "_-!é", max_size=80)),
 )
 
@@ -54,8 +58,12 @@ def test_any_authorization_header_is_a_clean_answer(counting_client, value):
 
 def test_several_authorization_values_and_huge_headers(counting_client):
     good = tokens.generate("rtk", tokens.user_tag(1), tokens.new_session_id())
-    for value in (f"Token {good}, Token {good}", f"Token  {good}  extra", "Token " + "A" * 100_000,
-                  "Bearer " + "x" * (MAX_HEADER_LENGTH + 1)):
+    for value in (
+        f"Token {good}, Token {good}",
+        f"Token  {good}  extra",
+        "Token " + "A" * 100_000,
+        "Bearer " + "x" * (MAX_HEADER_LENGTH + 1),
+    ):
         assert_clean(APIClient(HTTP_AUTHORIZATION=value).get("/api/me/"), allowed={401}, secret=good)
     assert counting_client.calls == []
 

@@ -163,9 +163,7 @@ def channel(clock: Clock) -> FakeChannel:
 
 
 def make_cache(clock: Clock, channel: FakeChannel, size: int = 100) -> SessionCache[str]:
-    cache: SessionCache[str] = SessionCache(
-        "rt:", D, size, sync=channel.sync, synced_at=channel.synced_at, clock=clock
-    )
+    cache: SessionCache[str] = SessionCache("rt:", D, size, sync=channel.sync, synced_at=channel.synced_at, clock=clock)
     cache.tracking_on()
     return cache
 

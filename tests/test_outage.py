@@ -109,9 +109,9 @@ def durable_redis(settings) -> Iterator[RedisServer]:
 def test_with_aof_a_restart_loses_no_session(durable_redis):
     get_user_model().objects.create_user("alice", password="pw")
     issued = [
-        APIClient().post("/auth/login/", {"username": "alice", "password": "pw", "device": d}, format="json").json()[
-            "token"
-        ]
+        APIClient()
+        .post("/auth/login/", {"username": "alice", "password": "pw", "device": d}, format="json")
+        .json()["token"]
         for d in ("phone", "laptop")
     ]
     assert all(me(t).status_code == 200 for t in issued)

@@ -53,7 +53,8 @@ def test_sessions_survive_a_failover_and_the_switch_is_only_503(sentinel_setup):
     primary, replica, _sentinel = sentinel_setup
     get_user_model().objects.create_user("alice", password="pw")
     tokens = [
-        APIClient().post("/auth/login/", {"username": "alice", "password": "pw", "device": f"d{i}"}, format="json")
+        APIClient()
+        .post("/auth/login/", {"username": "alice", "password": "pw", "device": f"d{i}"}, format="json")
         .json()["token"]
         for i in range(3)
     ]
