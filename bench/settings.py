@@ -62,7 +62,12 @@ REST_FRAMEWORK = {
 
 # Generous timeouts: on a loaded machine a login burst must not fail the run
 # (they cost nothing per request; they only bound the wait for a dead Redis).
-REDISTOKEN = {"REDIS_URL": os.environ.get("BENCH_REDIS_URL"), "KEY_PREFIX": "rtb:", "SOCKET_TIMEOUT": 5}
+REDISTOKEN = {
+    "REDIS_URL": os.environ.get("BENCH_REDIS_URL"),
+    "KEY_PREFIX": "rtb:",
+    "EMBEDDED_STORE": not os.environ.get("BENCH_REDIS_URL"),
+    "SOCKET_TIMEOUT": 5,
+}
 
 REST_KNOX = {"AUTO_REFRESH": True}  # slide the expiry, as redistoken does
 

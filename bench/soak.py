@@ -38,7 +38,13 @@ PASSWORD = "soak-password"
 SETTINGS = """
 from demo.settings import *  # noqa
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-REDISTOKEN = {**REDISTOKEN, "LOGIN_THROTTLE_RATES": {"address": None, "username": None}}
+REDISTOKEN = {
+    **REDISTOKEN,
+    "LOGIN_FAILURES_PER_USER_AND_ADDRESS": None,
+    "LOGIN_FAILURES_PER_ADDRESS": None,
+    "LOGIN_FAILURES_PER_USER": None,
+    "REVOKE_RATE_PER_ADDRESS": None,
+}
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 """
 

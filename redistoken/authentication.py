@@ -7,6 +7,7 @@ from typing import Any, NoReturn
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.request import Request
 
@@ -64,6 +65,7 @@ class RedisTokenAuthentication(BaseAuthentication):
     #: sets it); ``None`` follows the ``USER_LOADING`` setting.
     user_loading: str | None = None
 
+    @sensitive_variables()
     def authenticate(self, request: Request) -> tuple[Any, store.Session] | None:
         credentials = _credentials(request)
         if credentials is None:
@@ -95,6 +97,7 @@ class RedisTokenAuthentication(BaseAuthentication):
             return None  # DRF's own class may accept it
         return self.authenticate_credentials(request, parsed)
 
+    @sensitive_variables()
     def authenticate_credentials(self, request: Request, token: tokens.ParsedToken) -> tuple[Any, store.Session]:
         try:
             session = store.authenticate(token)

@@ -6,19 +6,22 @@ from typing import Any
 
 from django.core.checks import CheckMessage, Error, Warning, register
 
-from . import local_cache
-from .connection import is_embedded
+from . import client_address, local_cache
+from .connection import EMBEDDED_REFUSED, embedded_refused, is_embedded
 from .settings import check_hint, problems, token_settings
 
 
 @register("redistoken")
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    errors = problems() + (local_cache.setting_problems() if token_settings.LOCAL_CACHE else [])
+    errors = problems() + client_address.problems()
+    errors += local_cache.setting_problems() if token_settings.LOCAL_CACHE else []
     messages: list[CheckMessage] = [
         Error(problem, hint=check_hint("redistoken.E001"), id="redistoken.E001")
         for problem in errors
     ]
-    if is_embedded():
+    if embedded_refused():
+        messages.append(Error(EMBEDDED_REFUSED, id="redistoken.E002"))
+    elif is_embedded():
         messages.append(
             Warning(
                 "redistoken stores sessions in an embedded in-process fakeredis.",

@@ -16,6 +16,8 @@ import threading
 from typing import TYPE_CHECKING, Any, TypeGuard, Union
 
 import redis
+from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
@@ -40,6 +42,7 @@ class ClientUnavailable(redis.exceptions.ConnectionError):
 
 _CONNECTION_SETTINGS = (
     "REDIS_URL",
+    "EMBEDDED_STORE",
     "CACHE_ALIAS",
     "CLUSTER",
     "CLUSTER_NODES",
@@ -82,6 +85,20 @@ def is_embedded() -> bool:
     return not (s.REDIS_URL or s.CACHE_ALIAS or s.SENTINELS)
 
 
+EMBEDDED_REFUSED = (
+    "redistoken: DEBUG is off and no Redis is configured: the embedded in-process fakeredis "
+    "would give each worker its own sessions (a token from one is refused by the next). Set "
+    "REDISTOKEN['REDIS_URL'], 'CACHE_ALIAS' or 'SENTINELS', or REDISTOKEN['EMBEDDED_STORE'] = True "
+    "to run on the embedded store on purpose."
+)
+
+
+def embedded_refused() -> bool:
+    """Whether the embedded store would be used where nobody asked for it:
+    no Redis configured, DEBUG off, and no ``EMBEDDED_STORE``."""
+    return is_embedded() and not (django_settings.DEBUG or token_settings.EMBEDDED_STORE is True)
+
+
 def _build() -> Client:
     s = token_settings
     if s.CACHE_ALIAS:
@@ -108,6 +125,8 @@ def _build() -> Client:
         return RedisCluster.from_url(s.REDIS_URL, startup_nodes=nodes, **options)
     if s.REDIS_URL:
         return redis.Redis.from_url(s.REDIS_URL, **_options())
+    if embedded_refused():
+        raise ImproperlyConfigured(EMBEDDED_REFUSED)  # WSGI runs no system checks: refuse here too
     import fakeredis
 
     logger.warning(

@@ -6,10 +6,12 @@ from typing import Any
 
 from django.contrib.auth import authenticate
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 from rest_framework import serializers
 
 from .settings import token_settings
 from .store.records import DEVICE_MAX_BYTES
+from .throttling import login_attempt
 
 GENERIC_LOGIN_ERROR = _("Unable to log in with the provided credentials.")
 
@@ -37,10 +39,15 @@ class LoginSerializer(serializers.Serializer[Any]):
             raise serializers.ValidationError(f"Ensure this field has no more than {DEVICE_MAX_BYTES} bytes (UTF-8).")
         return value
 
+    @sensitive_variables("attrs")
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        user = authenticate(self.context.get("request"), username=attrs["username"], password=attrs["password"])
-        if user is None or not getattr(user, "is_active", True):
-            raise serializers.ValidationError(GENERIC_LOGIN_ERROR, code="authorization")
+        """Check the password under the login throttle, keyed on the username
+        as validated here (a JSON number arrives as its text)."""
+        request = self.context["request"]
+        with login_attempt(request, attrs["username"]):
+            user = authenticate(request, username=attrs["username"], password=attrs["password"])
+            if user is None or not getattr(user, "is_active", True):
+                raise serializers.ValidationError(GENERIC_LOGIN_ERROR, code="authorization")
         attrs["user"] = user
         return attrs
 

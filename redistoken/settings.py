@@ -6,6 +6,7 @@ Durations accept seconds (int or float) or a ``datetime.timedelta``.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -45,8 +46,21 @@ DEFAULTS: dict[str, Any] = {
     "AUTH_HEADER_KEYWORDS": ("Token", "Bearer"),  # the first is named in challenges and token_type
     "WWW_AUTHENTICATE_REALM": "api",
     "USER_LOADING": "lazy",  # or "eager"
-    "MAX_SESSIONS_PER_USER": None,  # None: no cap
-    "LOGIN_THROTTLE_RATES": {"address": "30/min", "username": "10/min"},
+    # Every per-user script reads the user's whole hash: the cap bounds it.
+    "MAX_SESSIONS_PER_USER": 100,  # at most MAX_SESSIONS_CEILING
+    # Login throttling (docs/security.md): failures, not attempts, counted
+    # in the store's Redis. "N/period" (period: s, min, hour, day, with an
+    # optional count: "10/15min"), or None for no limit.
+    "LOGIN_FAILURES_PER_USER_AND_ADDRESS": "10/15min",
+    "LOGIN_FAILURES_PER_ADDRESS": "100/hour",
+    "LOGIN_FAILURES_PER_USER": "100/hour",  # a ceiling: slows down, never locks out
+    "REVOKE_RATE_PER_ADDRESS": "60/min",  # every call counts
+    # Client addresses (client_address.py): headers only through trusted proxies.
+    "TRUSTED_PROXIES": (),  # networks, e.g. ["10.0.0.0/8"]
+    "TRUSTED_PROXY_COUNT": 0,  # or: this many nearest hops are proxies
+    "FORWARDED_HEADER": "X-Forwarded-For",  # or "Forwarded" (RFC 7239)
+    # Django's user_logged_in on login (its receiver writes last_login).
+    "UPDATE_LAST_LOGIN": True,
     "DEVICE_NAME_MAX_LENGTH": 32,  # characters, at most 32 (the store keeps 32 bytes)
     "USER_AGENT_MAX_LENGTH": 256,
     # Keep the raw user agent (its first 64 bytes, in a field of its own)
@@ -55,6 +69,9 @@ DEFAULTS: dict[str, Any] = {
     # Redis.
     "KEY_PREFIX": "rt:",
     "REDIS_URL": None,
+    # With no Redis configured, the in-process fakeredis is used only with
+    # DEBUG on, or when this asks for it: elsewhere it splits sessions per process.
+    "EMBEDDED_STORE": False,
     "CACHE_ALIAS": None,  # a django-redis cache alias to share its pool
     "CLUSTER": False,  # REDIS_URL points at a Redis Cluster node
     "CLUSTER_NODES": None,  # [("host", port), ...]: more startup nodes of that cluster
@@ -82,6 +99,44 @@ DEFAULTS: dict[str, Any] = {
 }
 
 DURATIONS = ("IDLE_TIMEOUT", "ABSOLUTE_LIFETIME", "RENEW_INTERVAL", "LOCAL_CACHE_MAX_STALENESS")
+
+
+#: The hard ceiling of MAX_SESSIONS_PER_USER: every per-user script is O(cap),
+#: and the listing returns at most this many sessions in one answer.
+MAX_SESSIONS_CEILING = 1000
+
+RATES = (
+    "LOGIN_FAILURES_PER_USER_AND_ADDRESS",
+    "LOGIN_FAILURES_PER_ADDRESS",
+    "LOGIN_FAILURES_PER_USER",
+    "REVOKE_RATE_PER_ADDRESS",
+)
+
+#: Settings that were renamed, with what replaced them (for a clear check error).
+REPLACED = {
+    "LOGIN_THROTTLE_RATES": "LOGIN_FAILURES_PER_USER_AND_ADDRESS, LOGIN_FAILURES_PER_ADDRESS "
+    "and LOGIN_FAILURES_PER_USER",
+}
+
+_PERIODS = {
+    **dict.fromkeys(("s", "sec", "second"), 1),
+    **dict.fromkeys(("m", "min", "minute"), 60),
+    **dict.fromkeys(("h", "hour"), 3600),
+    **dict.fromkeys(("d", "day"), 86400),
+}
+_RATE = re.compile(r"\s*(\d+)\s*/\s*(\d*)\s*([a-z]+)\s*")
+
+
+def rate(value: Any) -> tuple[int, float] | None:
+    """``"10/15min"`` as (10, 900.0); ``None`` stays ``None`` (no limit).
+    Raises ``ValueError`` for anything else."""
+    if value is None:
+        return None
+    match = _RATE.fullmatch(value) if isinstance(value, str) else None
+    unit = match and (_PERIODS.get(match[3]) or _PERIODS.get(match[3].removesuffix("s")))  # "hours" too
+    if not match or not unit or int(match[1]) < 1:
+        raise ValueError(value)
+    return int(match[1]), int(match[2] or 1) * float(unit)
 
 
 def seconds(value: timedelta | float) -> float:
@@ -145,7 +200,11 @@ setting_changed.connect(_reload)
 def problems() -> list[str]:
     """Every reason the current settings cannot work, for the system checks
     (LOCAL_CACHE's own are :func:`redistoken.local_cache.setting_problems`)."""
-    errors = [f"Unknown setting {name!r}." for name in token_settings.user_settings if name not in DEFAULTS]
+    errors = [
+        f"Setting {name!r} was replaced by {REPLACED[name]}." if name in REPLACED else f"Unknown setting {name!r}."
+        for name in token_settings.user_settings
+        if name not in DEFAULTS
+    ]
     s = token_settings
     for name in DURATIONS:
         value = getattr(s, name)
@@ -167,8 +226,16 @@ def problems() -> list[str]:
     if s.USER_LOADING not in ("lazy", "eager"):
         errors.append("USER_LOADING must be 'lazy' or 'eager'.")
     cap = s.MAX_SESSIONS_PER_USER
-    if cap is not None and (not isinstance(cap, int) or cap < 1):
-        errors.append("MAX_SESSIONS_PER_USER must be None or a positive integer.")
+    if not isinstance(cap, int) or isinstance(cap, bool) or not 1 <= cap <= MAX_SESSIONS_CEILING:
+        errors.append(f"MAX_SESSIONS_PER_USER must be an integer from 1 to {MAX_SESSIONS_CEILING}.")
+    for name in RATES:
+        try:
+            rate(getattr(s, name))
+        except ValueError:
+            errors.append(f"{name} must be a rate such as '10/15min' (s, min, hour or day), or None.")
+    for name in ("EMBEDDED_STORE", "UPDATE_LAST_LOGIN"):
+        if not isinstance(getattr(s, name), bool):
+            errors.append(f"{name} must be True or False.")
     if not isinstance(s.KEY_PREFIX, str) or not s.KEY_PREFIX or "{" in s.KEY_PREFIX or "}" in s.KEY_PREFIX:
         errors.append("KEY_PREFIX must be a non-empty string without braces.")
     if s.REDIS_URL and s.CACHE_ALIAS:

@@ -56,6 +56,10 @@ class ParsedToken(NamedTuple):
     def verifier(self) -> bytes:
         return verifier(self.raw)
 
+    def __repr__(self) -> str:
+        """Without ``raw``: a repr ends up in logs and error reports."""
+        return f"ParsedToken(tag={self.tag!r}, session_id={self.session_id!r})"
+
 
 def _encode(number: int, length: int) -> str:
     chars = []

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from typing import Any, NoReturn, cast
 
+from django.contrib.auth import get_user_model, user_logged_in, user_logged_out
 from django.http import Http404
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from rest_framework import status
 from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from . import store, tokens
 from .authentication import RedisTokenAuthentication
 from .cache_headers import no_store, private_if_authorized
+from .client_address import client_address
 from .exceptions import RequestTooLarge, ServiceUnavailable, coded, printable
+from .parsers import BODY_PARSERS
 from .serializers import LoginSerializer, RevocationSerializer, SessionSerializer, TokenResponseSerializer
 from .settings import token_settings
-from .throttling import LoginAddressThrottle, LoginUsernameThrottle
+from .throttling import RevokeAddressThrottle
 
 
 class StoreView(APIView):
@@ -89,22 +93,30 @@ class SmallBodyMixin:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
 
 
+@method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class LoginView(SmallBodyMixin, StoreView):
     """POST username and password (and an optional device name): a new token."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
-    throttle_classes = [LoginAddressThrottle, LoginUsernameThrottle]
+    parser_classes = BODY_PARSERS
+    throttle_classes: list[Any] = []  # the serializer counts failures (throttling.login_attempt)
 
+    @sensitive_variables()
     def post(self, request: Request) -> Response:
         serializer = LoginSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["user"]
         issued = store.issue_token(
-            serializer.validated_data["user"],
+            user,
             device=serializer.validated_data["device"],
-            ip=BaseThrottle().get_ident(request),
+            ip=client_address(request),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
         )
+        if token_settings.UPDATE_LAST_LOGIN:
+            # Django's own receiver writes last_login (one write per login),
+            # which also voids password-reset links mailed before it.
+            user_logged_in.send(sender=type(user), request=request._request, user=user)
         body = TokenResponseSerializer(
             {
                 "access_token": issued.token,
@@ -122,11 +134,17 @@ class LoginView(SmallBodyMixin, StoreView):
         return no_store(super().finalize_response(request, response, *args, **kwargs))
 
 
+def logged_out(request: Request) -> None:
+    """Django's ``user_logged_out``, as ``django.contrib.auth.logout`` sends it."""
+    user_logged_out.send(sender=get_user_model(), request=request._request, user=request.user)
+
+
 class LogoutView(StoreView):
     """POST: end the calling session."""
 
     def post(self, request: Request) -> Response:
         store.revoke_session(request.user.pk, self.session.id, reason=store.Reason.LOGOUT, actor=request.user.pk)
+        logged_out(request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -135,6 +153,7 @@ class LogoutAllView(StoreView):
 
     def post(self, request: Request) -> Response:
         store.revoke_all(request.user.pk, reason=store.Reason.LOGOUT_ALL, actor=request.user.pk)
+        logged_out(request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -164,13 +183,16 @@ class SessionDetailView(StoreView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@method_decorator(sensitive_post_parameters("token"), name="dispatch")
 class RevokeView(SmallBodyMixin, StoreView):
     """RFC 7009 revocation: POST ``token``; 200 whether or not it was live."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
-    throttle_classes = [LoginAddressThrottle]
+    parser_classes = BODY_PARSERS
+    throttle_classes = [RevokeAddressThrottle]
 
+    @sensitive_variables()
     def post(self, request: Request) -> Response:
         serializer = RevocationSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

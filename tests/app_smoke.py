@@ -23,7 +23,9 @@ settings.configure(
     DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
     ROOT_URLCONF=__name__,
     PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
-    SILENCED_SYSTEM_CHECKS=["redistoken.W001"],  # the embedded store is the point here
+    SECRET_KEY="smoke-test-only",  # the login throttle keys its counters with it
+    REDISTOKEN={"EMBEDDED_STORE": True},  # the embedded store is the point here
+    SILENCED_SYSTEM_CHECKS=["redistoken.W001"],
 )
 django.setup()
 urlpatterns = [path("auth/", include("redistoken.urls"))]  # after setup: the URLs import models

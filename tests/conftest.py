@@ -97,7 +97,7 @@ def backend(request: pytest.FixtureRequest, settings: Any) -> Iterator[str]:
         delete_prefix(client, prefix)
         client.close()
     else:
-        settings.REDISTOKEN = {"KEY_PREFIX": prefix}
+        settings.REDISTOKEN = {"KEY_PREFIX": prefix, "EMBEDDED_STORE": True}
         yield request.param
     connection.reset_client()
 
@@ -182,8 +182,8 @@ class ServerMonitor:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttle_cache() -> Iterator[None]:
-    """Login throttles count in Django's cache; each test starts from zero."""
+def _fresh_cache() -> Iterator[None]:
+    """Each test starts with an empty Django cache (the page-cache tests look into it)."""
     from django.core.cache import cache
 
     cache.clear()

@@ -10,6 +10,6 @@ from demo.settings import *  # noqa: E402,F403
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tests
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-REDISTOKEN: dict = {}
+REDISTOKEN: dict = {"EMBEDDED_STORE": True}  # tests run with DEBUG off
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework.authtoken"]  # noqa: F405  (the DRF import tests)

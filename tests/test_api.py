@@ -200,7 +200,7 @@ def test_revocation_endpoint_answers_200_either_way(client, user):
 
 
 def test_login_is_throttled(client, user, settings):
-    settings.REDISTOKEN = {**settings.REDISTOKEN, "LOGIN_THROTTLE_RATES": {"address": "100/min", "username": "3/min"}}
+    settings.REDISTOKEN = {**settings.REDISTOKEN, "LOGIN_FAILURES_PER_USER_AND_ADDRESS": "3/min"}
     codes = [login(client, password="wrong").status_code for _ in range(4)]
     assert codes == [400, 400, 400, 429]
     assert "Retry-After" in login(client).headers

@@ -61,7 +61,12 @@ def request(url: str, *, data: dict | None = None, token: str | None = None) -> 
 def test_demo_under_uvicorn(tmp_path):
     """The demo's ASGI application in a real ASGI server (embedded store: one process)."""
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DJANGO_SETTINGS_MODULE")}
-    env.update(DEMO_DB_PATH=str(tmp_path / "demo.sqlite3"), DJANGO_DEBUG="0", PYTHONPATH=str(ROOT))  # this checkout
+    env.update(
+        DEMO_DB_PATH=str(tmp_path / "demo.sqlite3"),
+        DJANGO_DEBUG="0",
+        REDISTOKEN_EMBEDDED_STORE="1",
+        PYTHONPATH=str(ROOT),
+    )  # this checkout
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--verbosity", "0"], env=env, check=True, timeout=120)
     created = subprocess.run([*manage, "demo_user"], env=env, check=True, timeout=60, capture_output=True, text=True)

@@ -115,12 +115,12 @@ def test_a_refused_login_is_an_rfc6749_error(user):
 
 
 def test_throttled_and_unavailable_carry_their_codes(user, settings, monkeypatch):
-    settings.REDISTOKEN = {**settings.REDISTOKEN, "LOGIN_THROTTLE_RATES": {"address": "1/min"}}
-    assert login().status_code == 200
+    settings.REDISTOKEN = {**settings.REDISTOKEN, "LOGIN_FAILURES_PER_USER_AND_ADDRESS": "1/min"}
+    assert login(password="wrong").status_code == 400  # one failure: the limit
     throttled = login()
     assert throttled.status_code == 429 and throttled.json()["code"] == "throttled"
     assert int(throttled["Retry-After"]) > 0
-    settings.REDISTOKEN = {**settings.REDISTOKEN, "LOGIN_THROTTLE_RATES": {}}
+    settings.REDISTOKEN = {**settings.REDISTOKEN, "LOGIN_FAILURES_PER_USER_AND_ADDRESS": None}
 
     def down(*args, **kwargs):
         raise store.StoreUnavailable("test")

@@ -47,7 +47,7 @@ def test_unreachable_redis_is_a_warning(settings):
 
 
 def test_embedded_store_is_not_checked_here(settings):
-    settings.REDISTOKEN = {}
+    settings.REDISTOKEN = {"EMBEDDED_STORE": True}
     assert check_redis_deployment() == []
 
 
@@ -67,3 +67,41 @@ def test_a_redis_close_to_maxmemory_is_a_warning(settings):
         assert ids(check_redis_deployment()) == {"redistoken.W014"}
     finally:
         server.cleanup()
+
+
+def test_no_redis_and_debug_off_refuses_the_embedded_store(settings):
+    """The system check is an Error (runserver and check stop), and building
+    the client refuses too (WSGI start-up runs no checks)."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from redistoken import connection
+    from redistoken.checks import check_settings
+
+    settings.DEBUG = False
+    settings.REDISTOKEN = {}
+    assert [m.id for m in check_settings()] == ["redistoken.E002"]
+    with pytest.raises(ImproperlyConfigured, match="EMBEDDED_STORE"):
+        connection.get_client()
+    settings.DEBUG = True  # the demo under runserver
+    assert [m.id for m in check_settings()] == ["redistoken.W001"] and connection.get_client().ping()
+    settings.DEBUG = False
+    settings.REDISTOKEN = {"EMBEDDED_STORE": True}  # asked for
+    assert [m.id for m in check_settings()] == ["redistoken.W001"] and connection.get_client().ping()
+    connection.reset_client()
+
+
+def test_manage_check_sees_the_refusal(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    env.update(DJANGO_DEBUG="0", DEMO_DB_PATH=str(tmp_path / "db.sqlite3"))
+    done = subprocess.run(
+        [sys.executable, str(root / "manage.py"), "check"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0 and "redistoken.E002" in done.stderr
+    env["DJANGO_DEBUG"] = "1"  # python3 dev.py demo
+    assert subprocess.run([sys.executable, str(root / "manage.py"), "check"], env=env, timeout=120).returncode == 0

@@ -465,7 +465,7 @@ def _authenticate_or_none(token: tokens.ParsedToken) -> store.Session | None:
 
 
 def test_the_embedded_store_keeps_the_mode_off_with_a_warning(settings: Any) -> None:
-    settings.REDISTOKEN = {"LOCAL_CACHE": True, "RENEW_INTERVAL": 60, "KEY_PREFIX": "emb:"}
+    settings.REDISTOKEN = {"LOCAL_CACHE": True, "RENEW_INTERVAL": 60, "KEY_PREFIX": "emb:", "EMBEDDED_STORE": True}
     assert "redistoken.W003" in [message.id for message in check_settings()]
     assert local_cache.active() is None
     token = login("15")

@@ -81,7 +81,7 @@ def test_every_endpoint_is_described():
 
 
 def test_bearer_keyword_is_an_http_bearer_scheme(settings):
-    settings.REDISTOKEN = {"AUTH_HEADER_KEYWORDS": ["Bearer"]}
+    settings.REDISTOKEN = {"AUTH_HEADER_KEYWORDS": ["Bearer"], "EMBEDDED_STORE": True}
     scheme = get_schema()["components"]["securitySchemes"]["redistokenAuth"]
     assert scheme == {"type": "http", "scheme": "bearer", "bearerFormat": "redistoken"}
 

@@ -17,7 +17,6 @@ def test_cap_holds_under_concurrent_http_logins(settings):
     settings.REDISTOKEN = {
         **settings.REDISTOKEN,
         "MAX_SESSIONS_PER_USER": 3,
-        "LOGIN_THROTTLE_RATES": {"address": "100/min", "username": "100/min"},
     }
     user = get_user_model().objects.create_user("alice", password="pw")
     evicted, statuses = [], []

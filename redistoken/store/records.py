@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -80,7 +80,7 @@ class Session:
 class IssuedToken:
     """The result of a login: the raw token is shown once, here, and never again."""
 
-    token: str
+    token: str = field(repr=False)  # never in a log or an error report
     session: Session
 
 

@@ -254,3 +254,24 @@ def import_(
     /,
 ) -> Any:
     """Store a session for an imported DRF key, unless it is there already."""
+
+
+ThrottleMode = Literal["attempt", "success"]
+
+
+@lua(numkeys=4)
+def throttle(
+    pair_key: str,
+    address_key: str,
+    user_key: str,
+    slot_key: str,
+    mode: ThrottleMode,
+    pair_limit: int,
+    pair_window_ms: int,
+    address_limit: int,
+    address_window_ms: int,
+    user_ceiling: int,
+    user_window_ms: int,
+    /,
+) -> Any:
+    """Check and count a login failure per (username, address), address and username."""

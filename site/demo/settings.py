@@ -106,6 +106,8 @@ SPECTACULAR_SETTINGS = {
 
 REDISTOKEN = {
     "REDIS_URL": os.environ.get("REDIS_URL") or None,
+    # With DEBUG off and no REDIS_URL the embedded store is refused, unless asked for.
+    "EMBEDDED_STORE": os.environ.get("REDISTOKEN_EMBEDDED_STORE") == "1",
 }
 
 LOGGING = {
