@@ -129,8 +129,9 @@ def test_a_staff_user_sees_and_revokes_a_session_in_the_browser(browser, live_se
     rows = session_rows(browser)
     by_device = {row[0]: row for row in rows}
     assert set(by_device) == {"Pixel 8", "ThinkPad"}
-    device, agent, address, created, last_used, expires = by_device["ThinkPad"][:6]
-    assert agent == "Mozilla/5.0 (X11; Linux)" and address == "127.0.0.1"
+    device, label, agent, address, created, last_used, expires = by_device["ThinkPad"][:7]
+    assert by_device["Pixel 8"][1] == "AliceApp 2.0 on Android 14"  # the device label, beside the name
+    assert label and agent == "—" and address == "127.0.0.1"  # the raw user agent is not kept by default
     assert created and last_used and expires  # shown, whatever the locale's format
     assert phone["access_token"] not in browser.page_source and laptop["access_token"] not in browser.page_source
     screenshot(browser, "admin-user-sessions", "redistoken-sessions")
