@@ -12,7 +12,7 @@ from typing import Any
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
-from rest_framework.exceptions import APIException, AuthenticationFailed
+from rest_framework.exceptions import APIException, AuthenticationFailed, Throttled
 
 from .settings import token_settings
 
@@ -29,6 +29,13 @@ REFUSALS: dict[str, Promise] = {
 def coded(detail: Any, code: str) -> dict[str, Any]:
     """The body of every error redistoken raises: ``{"detail", "code"}``."""
     return {"detail": detail, "code": code}
+
+
+def throttled(wait: float | None) -> Throttled:
+    """429 with ``Retry-After`` and the ``throttled`` code in the body."""
+    exc = Throttled(wait)
+    exc.detail = coded(exc.detail, "throttled")
+    return exc
 
 
 def printable(value: str) -> str:

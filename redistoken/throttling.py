@@ -21,11 +21,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 from .client_address import client_address
+from .exceptions import throttled
 from .settings import rate, token_settings
 from .store import throttle
 
@@ -65,7 +65,7 @@ def login_attempt(request: Any, username: str) -> Iterator[None]:
     who, where = username_identity(username), address_identity(client_address(request))
     wait = throttle.attempt("login", who, where, limits)
     if wait:
-        raise Throttled(wait)
+        raise throttled(wait)
     yield
     throttle.succeeded("login", who, where, limits)
 

@@ -9,7 +9,6 @@ from django.http import Http404
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from rest_framework import status
-from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,7 +18,7 @@ from . import store, tokens
 from .authentication import RedisTokenAuthentication
 from .cache_headers import no_store, private_if_authorized
 from .client_address import client_address
-from .exceptions import RequestTooLarge, ServiceUnavailable, coded, printable
+from .exceptions import RequestTooLarge, ServiceUnavailable, printable, throttled
 from .parsers import BODY_PARSERS
 from .serializers import LoginSerializer, RevocationSerializer, SessionSerializer, TokenResponseSerializer
 from .settings import token_settings
@@ -39,9 +38,7 @@ class StoreView(APIView):
 
     def throttled(self, request: Request, wait: float | None) -> NoReturn:
         """429 with ``Retry-After`` and the ``throttled`` code in the body."""
-        exc = Throttled(wait)
-        exc.detail = coded(exc.detail, "throttled")
-        raise exc
+        raise throttled(wait)
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         """Answers to an authenticated request are for the caller only."""

@@ -26,31 +26,33 @@ FLOORS: dict[str, int] = {
     # The Redis client, and HTTP pieces that read only the settings.
     "redistoken.connection": 1,
     "redistoken.exceptions": 1,
-    "redistoken.throttling": 1,
+    "redistoken.client_address": 1,
+    "redistoken.parsers": 1,
     # The local cache (below the store, which consults it), then the store:
     # the only code that talks to Redis.
     "redistoken.local_cache": 2,
     "redistoken.store": 3,
-    # Loading the user behind a session; the HTTP shapes (they know the
-    # store's bounds).
+    # Loading the user behind a session; the login throttle (its counters
+    # are in the store), then the HTTP shapes (the store's bounds, the throttle).
     "redistoken.users": 4,
-    "redistoken.serializers": 4,
+    "redistoken.throttling": 4,
+    "redistoken.serializers": 5,
     # The faces.
-    "redistoken.authentication": 5,
-    "redistoken.account_events": 5,
-    "redistoken.admin": 5,
-    "redistoken.deploy_checks": 5,
-    "redistoken.middleware": 5,
-    "redistoken.management": 5,
+    "redistoken.authentication": 6,
+    "redistoken.account_events": 6,
+    "redistoken.admin": 6,
+    "redistoken.deploy_checks": 6,
+    "redistoken.middleware": 6,
+    "redistoken.management": 6,
     # HTTP endpoints (they name their authentication class), and the checks
     # (the authentication-order check looks at the class).
-    "redistoken.views": 6,
-    "redistoken.checks": 6,
-    "redistoken.staff": 7,
+    "redistoken.views": 7,
+    "redistoken.checks": 7,
+    "redistoken.staff": 8,
     # Routes, OpenAPI, and the app config that wires it all.
-    "redistoken.urls": 8,
-    "redistoken.schema": 8,
-    "redistoken.apps": 9,
+    "redistoken.urls": 9,
+    "redistoken.schema": 9,
+    "redistoken.apps": 10,
 }
 
 
@@ -97,9 +99,9 @@ GRAPH = {name: _imports(name) for name in MODULES}
 def _floor(name: str) -> int:
     """The floor of a module or of the package that holds it."""
     while name not in FLOORS:
-        if "." not in name:
-            raise KeyError(name)
         name = name.rpartition(".")[0]
+        if name in ("", "redistoken"):  # the package's own floor is not a default for its modules
+            raise KeyError(name)
     return FLOORS[name]
 
 
