@@ -128,7 +128,7 @@ def child(order: Path, n: int, warm: int) -> None:
         started = time.monotonic()
         fresh = {s.name: s for s in schemes()}
         scheme = fresh.get(name)
-        action = (lambda: inprocess.request(scheme)) if scheme else (lambda: client.get("rtb:absent"))
+        action = (lambda s=scheme: inprocess.request(s)) if scheme else (lambda: client.get("rtb:absent"))
         with inprocess.configured(scheme):
             for _ in range(warm):
                 action()
