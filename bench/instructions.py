@@ -11,10 +11,11 @@ How a region is cut: callgrind dumps its counters each time the C function
 ``math_lgamma`` is entered (``--dump-before``); the child calls
 ``math.lgamma`` around each region and nothing else in a request calls it.
 Each item (every scheme, and one plain ``client.get()``) gets fresh
-credentials, a warm-up, a region of n calls and one of 2n calls; per call is
-the difference divided by n, so the loop's and the marker's fixed costs
-cancel. The hash seed is fixed and the inputs are the same on every run; a
-fresh credential per item keeps each item's regions inside the 60 s before a
+credentials, a warm-up, a region of n calls and one of 2n calls (each after
+a collection and ``gc.freeze()``, outside the regions); per call is the
+difference divided by n, so the loop's and the marker's fixed costs cancel.
+The hash seed is fixed and the inputs are the same on every run; a fresh
+credential per item keeps each item's regions inside the 60 s before a
 renewal (redistoken's RENEW_INTERVAL, knox's MIN_REFRESH_INTERVAL) falls due.
 
     python -m bench.instructions compare A.txt B.txt   # ratios of two saved runs
@@ -23,6 +24,7 @@ renewal (redistoken's RENEW_INTERVAL, knox's MIN_REFRESH_INTERVAL) falls due.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -59,10 +61,10 @@ def measure(n: int, warm: int) -> dict[str, float]:
             raise SystemExit(f"callgrind run failed ({done.returncode}):\n{done.stderr[-3000:]}")
         names = json.loads(order.read_text())
         parts = _parts(work)
-        if len(parts) != 3 * len(names):
-            raise SystemExit(f"expected {3 * len(names)} callgrind dumps at {MARKER}, got {len(parts)}: "
+        if len(parts) != 4 * len(names):
+            raise SystemExit(f"expected {4 * len(names)} callgrind dumps at {MARKER}, got {len(parts)}: "
                              "is Python built without symbols, or does something else call math.lgamma?")  # fmt: skip
-        return {name: (parts[3 * i + 2] - parts[3 * i + 1]) / n for i, name in enumerate(names)}
+        return {name: (parts[4 * i + 3] - parts[4 * i + 1]) / n for i, name in enumerate(names)}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -92,7 +94,8 @@ def report(size: dict[str, Any], targets: list[tuple[str, str, bool]]) -> None:
     print(f"\n{HEADING}\n")
     print(f"valgrind --tool=callgrind on this process only: Redis server time excluded (another process, "
           f"not under valgrind); {database}. Per call = (instructions of {2 * n} calls - of {n}) / {n}, after "
-          f"{warm} warm-up calls, fresh credentials per item, PYTHONHASHSEED=0.\n")  # fmt: skip
+          f"{warm} warm-up calls, gc.collect() and gc.freeze() before each region, fresh credentials per item, "
+          f"PYTHONHASHSEED=0.\n")  # fmt: skip
     from bench.run import table
 
     rows = [[name, f"{value:,.0f}", f"{value / floor:.3f}x"] for name, value in per.items() if name != GET]
@@ -132,16 +135,23 @@ def child(order: Path, n: int, warm: int) -> None:
         with inprocess.configured(scheme):
             for _ in range(warm):
                 action()
-            math.lgamma(1.0)
-            for _ in range(n):
-                action()
-            math.lgamma(1.0)
-            for _ in range(2 * n):
-                action()
-            math.lgamma(1.0)
+            for calls in (n, 2 * n):
+                _settle()
+                math.lgamma(1.0)
+                for _ in range(calls):
+                    action()
+                math.lgamma(1.0)
         if time.monotonic() - started >= window:
             raise SystemExit(f"{name}: took over {window:g} s, so a renewal may have fallen in a region")
     order.write_text(json.dumps(names))
+
+
+def _settle() -> None:
+    """Outside the regions: collect, then freeze what survives, so that each
+    region starts at the same point of the collector's cycle and no region
+    pays a full collection of the objects Django set up."""
+    gc.collect()
+    gc.freeze()
 
 
 _ROW = re.compile(r"^\| (.+?) +\| +([\d,]+) \| +([\d.]+)x \|$")

@@ -95,15 +95,15 @@ def main() -> int:
         targets: Targets = []
         if not args.instructions_only:
             per_request(size, all_schemes, targets)
-        if args.instructions or args.instructions_only:
-            from bench import instructions
-
-            instructions.report(size, targets)
         if not args.instructions_only:
             replicated_writes(size, all_schemes, main_redis)
             store_scale(size, scale_redis, targets)
         if args.http and not args.instructions_only:
             end_to_end(args, size, all_schemes)
+        if args.instructions or args.instructions_only:  # last: its child issues credentials of its own
+            from bench import instructions
+
+            instructions.report(size, targets)
         print("\n## Targets\n")
         print(table(["target", "measured", "result"], [[t, m, "PASS" if ok else "MISS"] for t, m, ok in targets]))
         print(f"\nload average at end: {_load()}")
