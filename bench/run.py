@@ -6,6 +6,8 @@
     .venv/bin/python bench/run.py --postgres postgresql://user@host/db  # PostgreSQL instead
     .venv/bin/python bench/run.py --http                # also end to end under gunicorn
     .venv/bin/python bench/run.py --quick               # a short smoke run (smaller figures)
+    .venv/bin/python bench/run.py --instructions        # also instructions per request (valgrind)
+    .venv/bin/python bench/run.py --instructions-only   # only those
 
 Redis is always a private ``redis-server`` started on free ports (and
 stopped) by the benchmark: it never touches another server. SQLite is a
@@ -32,9 +34,9 @@ from bench.schemes import Scheme  # noqa: E402
 from tests.servers import RedisServer, free_port  # noqa: E402  (private redis-server processes)
 
 FULL = {"rounds": 51, "per_round": 60, "users": 10_000, "per_user": 10, "shape_sessions": 6000, "repeats": 3,
-        "writes": 1000, "http_rounds": 3, "http_seconds": 3.0}  # fmt: skip
+        "writes": 1000, "http_rounds": 3, "http_seconds": 3.0, "instr_requests": 20, "instr_warm": 5}  # fmt: skip
 QUICK = {"rounds": 3, "per_round": 30, "users": 1_000, "per_user": 10, "shape_sessions": 1200, "repeats": 1,
-         "writes": 100, "http_rounds": 1, "http_seconds": 0.5}  # fmt: skip
+         "writes": 100, "http_rounds": 1, "http_seconds": 0.5, "instr_requests": 2, "instr_warm": 2}  # fmt: skip
 
 
 def _arguments() -> argparse.Namespace:
@@ -42,6 +44,8 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--postgres", metavar="URL", help="PostgreSQL database URL instead of SQLite")
     parser.add_argument("--http", action="store_true", help="also measure end to end under gunicorn")
     parser.add_argument("--quick", action="store_true", help="a short run: fewer rounds, 10,000 sessions")
+    parser.add_argument("--instructions", action="store_true", help="also count instructions per request (valgrind)")
+    parser.add_argument("--instructions-only", action="store_true", help="only the instruction counts")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="gunicorn workers (one per CPU)")
     return parser.parse_args()
 
@@ -89,11 +93,17 @@ def main() -> int:
         _header(main_redis)
         all_schemes = schemes()
         targets: Targets = []
-        per_request(size, all_schemes, targets)
-        replicated_writes(size, all_schemes, main_redis)
-        store_scale(size, scale_redis, targets)
-        if args.http:
+        if not args.instructions_only:
+            per_request(size, all_schemes, targets)
+        if not args.instructions_only:
+            replicated_writes(size, all_schemes, main_redis)
+            store_scale(size, scale_redis, targets)
+        if args.http and not args.instructions_only:
             end_to_end(args, size, all_schemes)
+        if args.instructions or args.instructions_only:  # last: its child issues credentials of its own
+            from bench import instructions
+
+            instructions.report(size, targets)
         print("\n## Targets\n")
         print(table(["target", "measured", "result"], [[t, m, "PASS" if ok else "MISS"] for t, m, ok in targets]))
         print(f"\nload average at end: {_load()}")

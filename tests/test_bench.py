@@ -48,3 +48,34 @@ def test_quick_benchmark_prints_every_table_and_the_count_targets_pass():
 
 def _cells(line: str) -> list[str]:
     return [cell.strip() for cell in line.split("|")[1:-1]]
+
+
+@pytest.mark.servers
+def test_instruction_count_mode_prints_every_scheme_with_positive_ratios_and_its_target():
+    for module in ("knox", "rest_framework_simplejwt"):
+        pytest.importorskip(module, reason="benchmark-only dependency; pip install -r bench/requirements.txt")
+    for program in ("redis-server", "valgrind"):
+        if shutil.which(program) is None:
+            pytest.skip(f"the instruction-count mode needs {program}, which is not on the PATH")
+    done = subprocess.run(
+        [sys.executable, "bench/run.py", "--quick", "--instructions-only"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout
+    assert "Redis server time excluded" in out
+    section = out.split("## Instructions per request, in process (callgrind)")[1].split("## Targets")[0]
+    rows = {cells[0]: cells for cells in map(_cells, (line for line in section.splitlines() if line.startswith("| ")))}
+    expected = {
+        "no auth (floor)", "DRF TokenAuthentication", "knox (AUTO_REFRESH)", "simplejwt, user from DB",
+        "simplejwt stateless", "simplejwt stateless + 1 GET", "redistoken (lazy user)",
+        "redistoken RENEW_INTERVAL=0", "redistoken, malformed token", "GET (one plain client.get(), client side)",
+    }  # fmt: skip
+    assert expected <= set(rows)
+    for name in expected:
+        count, ratio = rows[name][1], rows[name][2]
+        assert int(count.replace(",", "")) > 0 and float(ratio.rstrip("x")) > 0, name
+    assert rows["no auth (floor)"][2] == "1.000x"
+    targets = out.split("## Targets")[1]
+    line = next(line for line in targets.splitlines() if line.startswith("| instructions: redistoken <= 1.10"))
+    assert _cells(line)[-1] in {"PASS", "MISS"}
