@@ -20,7 +20,16 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         for problem in errors
     ]
     if embedded_refused():
-        messages.append(Error(EMBEDDED_REFUSED, id="redistoken.E002"))
+        messages.append(
+            Error(
+                EMBEDDED_REFUSED,
+                hint=check_hint(
+                    "redistoken.E002",
+                    "Set REDISTOKEN['REDIS_URL'] (or CACHE_ALIAS, SENTINELS), or EMBEDDED_STORE = True for a demo.",
+                ),
+                id="redistoken.E002",
+            )
+        )
     elif is_embedded():
         messages.append(
             Warning(

@@ -15,7 +15,7 @@ def test_1500_logins_of_one_user_leave_at_most_the_cap(backend, counting_client)
     assert len(listed) == 100
     client = counting_client.inner
     fields = sum(client.hlen(key) for key in client.scan_iter(match=f"{token_settings.KEY_PREFIX}*"))
-    assert fields == 200  # 100 sessions and their metadata: nothing else accumulates
+    assert fields == 101  # 100 sessions (one field each in layout 2) and the user's slot: nothing else accumulates
 
 
 def test_the_cap_cannot_exceed_the_ceiling(settings):

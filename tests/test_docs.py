@@ -65,9 +65,11 @@ def test_checks_page_has_every_check_the_code_can_emit():
 
 @pytest.mark.django_db
 def test_check_hints_link_to_their_heading(settings):
-    settings.REDISTOKEN = {"IDLE_TIMEOUT": -1}  # E001, and W001 (embedded store)
+    settings.REDISTOKEN = {"IDLE_TIMEOUT": -1, "EMBEDDED_STORE": True}  # E001, and W001 (embedded store)
     messages = [m for m in checks.run_checks(tags=["redistoken"]) if m.id.startswith("redistoken.")]
-    assert {m.id for m in messages} >= {"redistoken.E001", "redistoken.W001"}
+    settings.REDISTOKEN = {"IDLE_TIMEOUT": -1}  # with DEBUG off: E002 (embedded store refused)
+    messages += [m for m in checks.run_checks(tags=["redistoken"]) if m.id == "redistoken.E002"]
+    assert {m.id for m in messages} >= {"redistoken.E001", "redistoken.W001", "redistoken.E002"}
     for message in messages:
         anchor = message.id.replace(".", "").lower()
         assert message.hint.endswith(f"{DOCS_URL}checks/#{anchor}"), message.hint
