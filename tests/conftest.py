@@ -114,6 +114,11 @@ def real_redis(settings: Any) -> Iterator[redis.Redis]:
     connection.reset_client()
 
 
+def sessions_on(client: redis.Redis) -> int:
+    """Users' session hashes on a server: its keys less the login throttle's counters."""
+    return sum(1 for key in client.scan_iter(count=1000) if b"{throttle}" not in key)
+
+
 def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     """Poll until ``condition()`` holds; fail the test after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

@@ -54,7 +54,8 @@ def image_server(tmp_path_factory):
         "DEMO_PASSWORD_FILE": str(data / "demo-password.txt"),
         "DJANGO_SETTINGS_MODULE": "demo.settings",
     }
-    env.pop("REDIS_URL")
+    env.pop("REDIS_URL")  # compose's `redis` host is not here: the embedded store, asked for by name
+    env["REDISTOKEN_EMBEDDED_STORE"] = "1"  # (with DEBUG off and no Redis the demo refuses to start)
     assert env["DJANGO_DEBUG"] == "0"
     python = [sys.executable, str(ROOT / "manage.py")]
     for command in (["collectstatic", "--noinput"], ["migrate", "--noinput"], ["demo_user"]):

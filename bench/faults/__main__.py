@@ -51,7 +51,11 @@ REDISTOKEN = {
     "IDLE_TIMEOUT": 3600,
     "ABSOLUTE_LIFETIME": 7200,
     "RENEW_INTERVAL": 1,
-    "LOGIN_THROTTLE_RATES": {"address": None, "username": None},
+    # The workload logs in from one address as fast as it can: no throttles.
+    "LOGIN_FAILURES_PER_USER_AND_ADDRESS": None,
+    "LOGIN_FAILURES_PER_ADDRESS": None,
+    "LOGIN_FAILURES_PER_USER": None,
+    "REVOKE_RATE_PER_ADDRESS": None,
 }
 LOGGING = {
     "version": 1,

@@ -20,8 +20,12 @@
 --          down, never locked out
 -- ARGV[7]  its window (ms)
 --
--- common.lua is prepended but not needed. All four keys share one hash tag
--- (a Redis Cluster runs a script only on keys of one slot).
+-- Uses common.lua (prepended). All four keys share one hash tag (a Redis
+-- Cluster runs a script only on keys of one slot).
+--
+-- A full Redis (maxmemory, noeviction) cannot count: the attempt then goes
+-- ahead uncounted. A full Redis refuses new sessions anyway, and a
+-- revocation, which frees memory, must not be refused for it.
 --
 -- Returns 0 when the attempt may go ahead (and was counted), otherwise
 -- the milliseconds to wait; 0 for 'success'.
@@ -39,10 +43,20 @@ local function wait(key)
     return math.max(redis.call('PTTL', key), 1)
 end
 
+-- A growing write's reply, or nil when Redis is full; other errors are raised.
+local function grow(...)
+    local reply = redis.pcall(...)
+    if type(reply) == 'table' and reply.err then
+        if string.find(reply.err, '^OOM') then return nil end
+        error(reply)
+    end
+    return reply
+end
+
 if ARGV[1] == 'success' then
     for i = 2, 3 do
         if limits[i][2] > 0 and count(limits[i][1]) > 0 then
-            redis.call('DECR', limits[i][1])
+            try_write('DECR', limits[i][1])
         end
     end
     redis.call('DEL', KEYS[1])
@@ -58,13 +72,17 @@ end
 local ceiling, window = limits[3][2], limits[3][3]
 if ceiling > 0 and count(KEYS[3]) >= ceiling then
     local spacing = math.max(math.floor(window / ceiling), 1)
-    if not redis.call('SET', KEYS[4], '1', 'NX', 'PX', spacing) then
+    local slot = grow('SET', KEYS[4], '1', 'NX', 'PX', spacing)
+    if slot == nil then return 0 end  -- full
+    if not slot then
         return wait(KEYS[4])
     end
 end
 for _, item in ipairs(limits) do
-    if item[2] > 0 and redis.call('INCR', item[1]) == 1 then
-        redis.call('PEXPIRE', item[1], item[3])
+    if item[2] > 0 then
+        local n = grow('INCR', item[1])
+        if n == nil then return 0 end  -- full: uncounted
+        if n == 1 then redis.call('PEXPIRE', item[1], item[3]) end
     end
 end
 return 0
