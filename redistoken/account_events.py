@@ -33,7 +33,7 @@ from django.contrib.auth.hashers import check_password
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 
-from . import store
+from . import credentials, store
 from .users import SESSION_ATTRIBUTE
 
 _EVENT = "_redistoken_event"  # the reason found in pre_save, acted upon again after the write
@@ -95,13 +95,18 @@ def _detect(sender: Any, instance: Any, raw: bool = False, update_fields: Any = 
             reason = store.Reason.PASSWORD_CHANGE
     if reason is not None:
         instance.__dict__[_EVENT] = reason
-        _ender(instance.pk, reason, instance.__dict__.get(SESSION_ATTRIBUTE))()
+        _ender(instance.pk, reason, instance.__dict__.get(SESSION_ATTRIBUTE), instance)()
 
 
-def _ender(user_id: Any, reason: store.Reason, keep: str | None) -> Callable[[], None]:
+def _ender(user_id: Any, reason: store.Reason, keep: str | None, user: Any = None) -> Callable[[], None]:
+    """``keep``: the session the password was changed through (it gets the new
+    credential fingerprint of ``user``, so it stays open)."""
+
     def end() -> None:
         if reason is store.Reason.PASSWORD_CHANGE and keep:
             store.revoke_other_sessions(user_id, keep, reason=reason, actor=user_id)
+            if user is not None:
+                store.set_credential(user_id, keep, credentials.fingerprint(user))
         else:
             store.revoke_all(user_id, reason=reason)
 
@@ -121,7 +126,7 @@ def _act(sender: Any, instance: Any, using: str = DEFAULT_DB_ALIAS, **kwargs: An
     """post_save: end the sessions again once the change is committed."""
     reason = instance.__dict__.pop(_EVENT, None)
     if reason is not None:
-        _again_after_commit(_ender(instance.pk, reason, instance.__dict__.get(SESSION_ATTRIBUTE)), using)
+        _again_after_commit(_ender(instance.pk, reason, instance.__dict__.get(SESSION_ATTRIBUTE), instance), using)
 
 
 def _deleted(sender: Any, instance: Any, using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> None:

@@ -94,8 +94,8 @@ class RedisTokenAuthentication(BaseAuthentication):
         if session is None:
             self._fail(request, "Invalid or expired token.")
         if (self.user_loading or token_settings.USER_LOADING) == "eager":
-            return load_user(session.user_id, session.id), session
-        return LazyUser(session.user_id, session.id), session
+            return load_user(session.user_id, session.id, session.credential), session
+        return LazyUser(session.user_id, session.id, session.credential), session
 
     def authenticate_header(self, request: Request) -> str:
         """RFC 6750 section 3: ``error`` only when credentials were sent.

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from . import store, tokens
+from . import credentials, store, tokens
 from .authentication import RedisTokenAuthentication
 from .cache_headers import no_store, private_if_authorized
 from .exceptions import RequestTooLarge, ServiceUnavailable
@@ -78,6 +78,7 @@ class LoginView(SmallBodyMixin, StoreView):
             device=serializer.validated_data["device"],
             ip=BaseThrottle().get_ident(request),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            credential=credentials.fingerprint(serializer.validated_data["user"]),
         )
         body = TokenResponseSerializer(
             {

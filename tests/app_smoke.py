@@ -19,6 +19,7 @@ from django.conf import settings
 from django.urls import include, path
 
 settings.configure(
+    SECRET_KEY="smoke-test-secret-key-" + "x" * 40,  # signs the credential fingerprint, as any project has one
     INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes", "rest_framework", "redistoken"],
     DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
     ROOT_URLCONF=__name__,

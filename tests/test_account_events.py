@@ -306,3 +306,48 @@ def test_a_login_racing_a_change_in_autocommit_loses_after_the_write(user, monke
     loaded.is_active = False
     loaded.save()
     assert racing and status(racing[0]) == 401
+
+
+
+@pytest.mark.parametrize("loading", ["lazy", "eager"])
+@pytest.mark.parametrize("change", ["update_password", "update_inactive", "raw_sql"])
+def test_the_credential_fingerprint_catches_changes_that_send_no_signal(user, settings, loading, change):
+    settings.REDISTOKEN = {**settings.REDISTOKEN, "USER_LOADING": loading}
+    token = login()["token"]
+    users = get_user_model().objects.filter(pk=user.pk)
+    if change == "update_password":
+        users.update(password=make_password("bulk"))
+    elif change == "update_inactive":
+        users.update(is_active=False)
+    else:
+        from django.db import connection
+
+        table = get_user_model()._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table} SET password = %s WHERE id = %s", [make_password("raw"), user.pk])
+    api = APIClient(HTTP_AUTHORIZATION=f"Token {token}")
+    if loading == "lazy":
+        assert status(token) == 200  # a pk-only request costs no query and sees nothing
+        assert api.post("/change-password/", {"password": "x"}).status_code == 401  # loads the user
+    else:
+        assert status(token) == 401
+    assert store.list_sessions(user) == []  # the session itself was revoked
+    assert status(token) == 401
+
+
+def test_a_session_without_credential_is_not_revoked_for_it(user, settings):
+    settings.REDISTOKEN = {**settings.REDISTOKEN, "USER_LOADING": "eager"}
+    old = store.issue_token(user).token  # issued before fingerprints existed
+    get_user_model().objects.filter(pk=user.pk).update(password=make_password("bulk"))
+    assert status(old) == 200
+
+
+def test_the_fingerprint_honours_secret_key_fallbacks(user, settings):
+    settings.REDISTOKEN = {**settings.REDISTOKEN, "USER_LOADING": "eager"}
+    token = login()["token"]
+    assert len(store.list_sessions(user)[0].credential) == 8
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-rotated-secret-key-" + "x" * 40
+    assert status(token) == 200
+    settings.SECRET_KEY_FALLBACKS = []
+    assert status(token) == 401

@@ -8,7 +8,7 @@ One Redis hash per user is both the sessions and the per-user index
 
     P{T}                   hash with a TTL
       <session id>         verifier|last used|absolute deadline|created|user id
-      m:<session id>       device TAB ip TAB user agent
+      m:<session id>       device TAB ip TAB user agent [TAB credential]
 
 Times are milliseconds of Redis's clock in base 36. A session lives until
 ``min(last used + IDLE_TIMEOUT, absolute deadline)``, checked by the scripts
@@ -44,6 +44,7 @@ from .sessions import (
     revoke_other_sessions,
     revoke_session,
     revoke_token,
+    set_credential,
 )
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "revoke_other_sessions",
     "revoke_session",
     "revoke_token",
+    "set_credential",
     "size_hint",
     "stats",
     "unavailable_as_error",

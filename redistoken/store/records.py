@@ -29,6 +29,7 @@ class Reason(str, enum.Enum):
     PASSWORD_CHANGE = "password-change"
     DEACTIVATED = "deactivated"
     DELETED = "deleted"
+    CREDENTIAL_CHANGED = "credential-changed"
     EVICTED = "evicted"
     REPLACED = "replaced"
 
@@ -50,6 +51,9 @@ class Session:
     device: str = ""
     ip: str = ""
     user_agent: str = ""
+    #: An opaque fingerprint of the account state the session was issued for
+    #: ("" when none); see :mod:`redistoken.credentials`.
+    credential: str = ""
 
     @property
     def created(self) -> datetime:
@@ -105,14 +109,22 @@ def clip(value: str | None, limit: int) -> str:
     return "".join(ch for ch in (value or "") if ch.isprintable())[:limit]
 
 
-def metadata(device: str, ip: str, user_agent: str) -> str:
-    """The ``m:<session id>`` field: device TAB ip TAB user agent (each clipped)."""
-    return f"{device}\t{ip}\t{user_agent}"
+#: The longest credential fingerprint kept (opaque ASCII, see ``issue_token``).
+CREDENTIAL_MAX_LENGTH = 8
+
+
+def metadata(device: str, ip: str, user_agent: str, credential: str = "") -> str:
+    """The ``m:<session id>`` field: device TAB ip TAB user agent [TAB credential]
+    (each clipped; the credential is left out when empty, as in older sessions)."""
+    meta = f"{device}\t{ip}\t{user_agent}"
+    return f"{meta}\t{credential}" if credential else meta
 
 
 def session_from(session_id: str, value: Any, meta: Any, expires_at_ms: Any, now_ms: int) -> Session:
     """A :class:`Session` from a stored value and its metadata field."""
     _verifier, last_used, _absolute, created, user_id = text(value).split("|", 4)
-    device, ip, user_agent = (text(meta).split("\t", 2) + ["", "", ""])[:3]
+    device, ip, user_agent, credential = (text(meta).split("\t", 3) + ["", "", "", ""])[:4]
     created_ms, last_used_ms = int(created, 36), int(last_used, 36)
-    return Session(session_id, user_id, created_ms, last_used_ms, int(expires_at_ms), now_ms, device, ip, user_agent)
+    return Session(
+        session_id, user_id, created_ms, last_used_ms, int(expires_at_ms), now_ms, device, ip, user_agent, credential
+    )

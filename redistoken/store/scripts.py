@@ -180,6 +180,11 @@ def revoke(user_hash: str, user_id: str, mode: Mode, session_id: str, verifier: 
 
 
 @lua(numkeys=1)
+def recredential(user_hash: str, user_id: str, session_id: str, credential: str, /) -> Any:
+    """Record a session's new credential fingerprint (it outlives its account's change)."""
+
+
+@lua(numkeys=1)
 def census(user_hash: str, idle_ms: int, /) -> Any:
     """Live sessions and distinct users of one hash (read-only), for stats."""
 

@@ -10,6 +10,7 @@ from ..settings import token_settings
 from . import scripts
 from .errors import logger
 from .records import (
+    CREDENTIAL_MAX_LENGTH,
     IP_MAX_LENGTH,
     IssuedToken,
     Reason,
@@ -35,13 +36,18 @@ def announce_revoked(pairs: list[Any], reason: Reason, actor: Any) -> list[str]:
     return flat[::2]
 
 
-def issue_token(user: Any, *, device: str = "", ip: str = "", user_agent: str = "") -> IssuedToken:
+def issue_token(
+    user: Any, *, device: str = "", ip: str = "", user_agent: str = "", credential: str = ""
+) -> IssuedToken:
     """Create a session for ``user`` and return its token (shown once).
 
     A previous session of the same user with the same ``device`` name is
     replaced, and with ``MAX_SESSIONS_PER_USER`` set the least recently used
-    sessions are evicted, in the same atomic step.
+    sessions are evicted, in the same atomic step. ``credential`` is kept
+    opaque (at most 8 printable ASCII characters, see :mod:`redistoken.credentials`).
     """
+    if len(credential) > CREDENTIAL_MAX_LENGTH or not (credential.isascii() and clip(credential, 8) == credential):
+        raise ValueError("credential must be at most 8 printable ASCII characters")
     s = token_settings
     user_id = user_id_of(user)
     tag = tokens.user_tag(user_id)
@@ -54,7 +60,7 @@ def issue_token(user: Any, *, device: str = "", ip: str = "", user_agent: str = 
         user_key(tag),
         session_id,
         tokens.verifier(raw),
-        metadata(device, ip, user_agent),
+        metadata(device, ip, user_agent, credential),
         ms(s.IDLE_TIMEOUT),
         ms(s.ABSOLUTE_LIFETIME),
         user_id,
@@ -66,7 +72,7 @@ def issue_token(user: Any, *, device: str = "", ip: str = "", user_agent: str = 
     split = rest.index("")
     announce_revoked([item for sid in rest[:split] for item in (sid, user_id)], Reason.REPLACED, None)
     announce_revoked([item for sid in rest[split + 1 :] for item in (sid, user_id)], Reason.EVICTED, None)
-    session = Session(session_id, user_id, now_ms, now_ms, expires_at_ms, now_ms, device, ip, user_agent)
+    session = Session(session_id, user_id, now_ms, now_ms, expires_at_ms, now_ms, device, ip, user_agent, credential)
     signals.session_created.send(sender=Session, user_id=user_id, session=session)
     return IssuedToken(token=raw, session=session)
 
@@ -148,3 +154,10 @@ def revoke_token(token: tokens.ParsedToken, *, reason: Reason = Reason.LOGOUT, a
     """End the session of a token, whoever owns it (RFC 7009 revocation)."""
     revoked = _revoke("", "token", token.session_id, token.verifier, tag=token.tag)
     return bool(announce_revoked(revoked, reason, actor))
+
+
+def set_credential(user: Any, session_id: str, credential: str) -> bool:
+    """Record ``credential`` on a live session of ``user`` (a password changed
+    through that session keeps it); False when it is not a live session of theirs."""
+    user_id = user_id_of(user)
+    return bool(scripts.recredential(user_key(tokens.user_tag(user_id)), user_id, session_id, credential))

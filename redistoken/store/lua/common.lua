@@ -37,7 +37,7 @@ local function verifier_of(value)
     return string.sub(value, 1, 22)
 end
 
--- The field holding a session's metadata (device TAB ip TAB user agent).
+-- The field holding a session's metadata (device TAB ip TAB user agent [TAB credential]).
 local function meta_field(sid)
     return 'm:' .. sid
 end

@@ -5,7 +5,7 @@
 -- KEYS[1]  the user's hash  {prefix}{tag}
 -- ARGV[1]  the new session id
 -- ARGV[2]  the verifier of the new token (22 characters)
--- ARGV[3]  the new session's metadata: device TAB ip TAB user agent
+-- ARGV[3]  the new session's metadata: device TAB ip TAB user agent [TAB credential]
 -- ARGV[4]  idle timeout (ms)
 -- ARGV[5]  absolute lifetime (ms)
 -- ARGV[6]  the user id (several users may share a hash tag)
