@@ -3,105 +3,159 @@
 Connected in ``apps.ready()`` for the configured user model, so they work
 however the change is made (API, admin, shell, ``changepassword``, password
 reset): anything that goes through ``Model.save()`` or ``Model.delete()``
-(``QuerySet.delete()`` too). ``QuerySet.update()`` sends no signal: call
-:func:`redistoken.store.revoke_all_for_users` after one.
+(``QuerySet.delete()`` too). ``QuerySet.update()`` and raw SQL send no
+signal: the session's credential fingerprint catches them when the user is
+next loaded, and ``manage.py redistoken reconcile`` catches the rest.
+
+A save that writes ``password`` or ``is_active`` is compared with the row in
+the database (one query by primary key), not with what the object held when
+it was loaded: a user loaded with ``.only()``/``.defer()``, refreshed, or
+saved with ``update_fields`` is judged by what the row really changes.
 
 A user object loaded by the authentication class carries the id of the
 session it came with (:data:`SESSION_ATTRIBUTE`); a password changed through
 that object (an authenticated API call) keeps that one session.
 
-When Redis cannot answer, the save fails with ``StoreUnavailable`` rather than
-leave revoked-in-spirit sessions alive (inside ``transaction.atomic``, as in
-the admin, the change is rolled back).
+Sessions end before the row is written, so when Redis cannot answer the save
+fails with ``StoreUnavailable`` and nothing is written (in autocommit as in
+``transaction.atomic``); and again once the change is committed, so that a
+login racing the change does not keep the session it got meanwhile.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import get_hasher, identify_hasher
+from django.contrib.auth.hashers import check_password
 from django.db import DEFAULT_DB_ALIAS, transaction
-from django.db.models.signals import post_delete, post_init, post_save, pre_save
+from django.db.models.signals import post_delete, post_save, pre_save
 
-from . import store
+from . import credentials, store
 from .users import SESSION_ATTRIBUTE
 
-_LOADED = "_redistoken_loaded"  # (password hash, is_active) as loaded from the database
-_EVENT = "_redistoken_event"  # the reason found in pre_save, acted upon in post_save
+_EVENT = "_redistoken_event"  # the reason found in pre_save, acted upon again after the write
+#: The raw password being verified, only for the duration of ``check_password()``
+#: (the way Django keeps ``_password`` until the save): the evidence that a
+#: rehash on login encodes the same password. Never stored anywhere else.
+_VERIFYING = "_redistoken_verifying"
 
 
-def _snapshot(sender: Any, instance: Any, **kwargs: Any) -> None:
-    """Remember what the row held, so a save can tell what it changes (no query)."""
-    fields = instance.__dict__  # deferred fields are absent: then nothing is compared
-    fields[_LOADED] = (fields.get("password"), fields.get("is_active"))
+def _row(instance: Any, using: str) -> tuple[Any, Any] | None:
+    """(password hash, is_active) as the database holds them, or None."""
+    model = type(instance)
+    fields = [name for name in ("password", "is_active") if _has_field(model, name)]
+    found = model._base_manager.using(using).filter(pk=instance.pk).values(*fields).first()
+    if found is None:
+        return None
+    return found.get("password"), found.get("is_active", True)
 
 
-def _is_hash_upgrade(instance: Any, old_hash: str | None, update_fields: Any) -> bool:
-    """``check_password()`` rehashing with a newer hasher is not a password change."""
-    if getattr(instance, "_password", None) is not None or update_fields is None or set(update_fields) != {"password"}:
+def _has_field(model: type[Any], name: str) -> bool:
+    return any(field.attname == name for field in model._meta.concrete_fields)
+
+
+def _is_hash_upgrade(instance: Any, old_hash: Any, new_hash: Any, update_fields: Any) -> bool:
+    """Django's ``check_password(setter=...)``: a new hash of the password just
+    verified, saved with ``update_fields=["password"]`` and ``_password`` reset."""
+    raw = instance.__dict__.get(_VERIFYING)
+    if raw is None or getattr(instance, "_password", None) is not None:
         return False
-    if not old_hash:
+    if update_fields is None or set(update_fields) != {"password"}:
         return False
-    try:
-        hasher = identify_hasher(old_hash)
-    except ValueError:  # unusable or unknown: not something check_password() upgrades
-        return False
-    return hasher.algorithm != get_hasher().algorithm or bool(hasher.must_update(old_hash))
+    return bool(old_hash and new_hash and check_password(raw, old_hash) and check_password(raw, new_hash))
 
 
 def _detect(sender: Any, instance: Any, raw: bool = False, update_fields: Any = None, **kwargs: Any) -> None:
-    """pre_save: note what this save does to the account (acted upon once it is written)."""
+    """pre_save: what this save does to the account; its sessions end now,
+    before the row is written (an unreachable Redis aborts the save)."""
     instance.__dict__.pop(_EVENT, None)
     if raw or instance._state.adding:
         return
-    old_hash, was_active = instance.__dict__.get(_LOADED, (None, None))
-
-    def saving(field: str) -> bool:
-        return update_fields is None or field in update_fields
-
-    if saving("is_active") and was_active is True and instance.__dict__.get("is_active") is False:
-        instance.__dict__[_EVENT] = store.Reason.DEACTIVATED
-    elif saving("password") and (
-        getattr(instance, "_password", None) is not None
-        or (old_hash is not None and instance.__dict__.get("password") != old_hash)
+    written = {
+        name
+        for name in ("password", "is_active")
+        if _has_field(sender, name) and (update_fields is None or name in update_fields)
+    }
+    if not written:
+        return
+    row = _row(instance, kwargs.get("using") or DEFAULT_DB_ALIAS)
+    if row is None:
+        return
+    old_hash, was_active = row
+    reason = None
+    if "is_active" in written and was_active and not getattr(instance, "is_active", True):
+        reason = store.Reason.DEACTIVATED
+    elif "password" in written and (
+        getattr(instance, "_password", None) is not None or instance.password != old_hash
     ):
-        if not _is_hash_upgrade(instance, old_hash, update_fields):
-            instance.__dict__[_EVENT] = store.Reason.PASSWORD_CHANGE
+        if not _is_hash_upgrade(instance, old_hash, instance.password, update_fields):
+            reason = store.Reason.PASSWORD_CHANGE
+    if reason is not None:
+        instance.__dict__[_EVENT] = reason
+        _ender(instance.pk, reason, instance.__dict__.get(SESSION_ATTRIBUTE), instance)()
 
 
-def _end_sessions(user_id: Any, reason: store.Reason, keep: str | None, using: str) -> None:
-    """Now, and inside an atomic block again at commit: a login that checked
-    the old password (or found the user) before the commit cannot keep the
-    session it got meanwhile."""
+def _ender(user_id: Any, reason: store.Reason, keep: str | None, user: Any = None) -> Callable[[], None]:
+    """``keep``: the session the password was changed through (it gets the new
+    credential fingerprint of ``user``, so it stays open)."""
 
     def end() -> None:
         if reason is store.Reason.PASSWORD_CHANGE and keep:
             store.revoke_other_sessions(user_id, keep, reason=reason, actor=user_id)
+            if user is not None:
+                store.set_credential(user_id, keep, credentials.fingerprint(user))
         else:
             store.revoke_all(user_id, reason=reason)
 
-    end()
-    if transaction.get_connection(using).in_atomic_block:
-        transaction.on_commit(end, using=using, robust=True)
+    return end
+
+
+def _again_after_commit(end: Callable[[], None], using: str) -> None:
+    """Once the change is committed (at once in autocommit): a login that
+    checked the old password, or found the user active, before the commit
+    cannot keep the session it got meanwhile. The sessions that existed
+    before the write have already ended, so a failure here is logged (by
+    ``on_commit(robust=True)``), not raised for a change that is done."""
+    transaction.on_commit(end, using=using, robust=True)
 
 
 def _act(sender: Any, instance: Any, using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> None:
-    """post_save: end the sessions once the row is written (a failure aborts an atomic block)."""
+    """post_save: end the sessions again once the change is committed."""
     reason = instance.__dict__.pop(_EVENT, None)
-    _snapshot(sender, instance)  # the object now matches its row
     if reason is not None:
-        _end_sessions(instance.pk, reason, instance.__dict__.get(SESSION_ATTRIBUTE), using)
+        _again_after_commit(_ender(instance.pk, reason, instance.__dict__.get(SESSION_ATTRIBUTE), instance), using)
 
 
 def _deleted(sender: Any, instance: Any, using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> None:
-    _end_sessions(instance.pk, store.Reason.DELETED, None, using)  # pk is still set in post_delete
+    """post_delete runs inside the deletion's atomic block: a failure rolls it back."""
+    end = _ender(instance.pk, store.Reason.DELETED, None)  # pk is still set in post_delete
+    end()
+    _again_after_commit(end, using)
+
+
+def _noting_the_password(check: Callable[..., bool]) -> Callable[..., bool]:
+    """Wrap the model's ``check_password`` so a rehash it saves can be recognised."""
+
+    @functools.wraps(check)
+    def check_password(self: Any, raw_password: str) -> bool:
+        self.__dict__[_VERIFYING] = raw_password
+        try:
+            return check(self, raw_password)
+        finally:
+            self.__dict__.pop(_VERIFYING, None)
+
+    check_password.__dict__["_redistoken_wrapped"] = True
+    return check_password
 
 
 def connect() -> None:
     """Wire the receivers to the user model (called once from ``apps.ready()``)."""
     model = get_user_model()
-    post_init.connect(_snapshot, sender=model, dispatch_uid="redistoken-user-snapshot")
+    if not getattr(model.check_password, "_redistoken_wrapped", False):
+        setattr(model, "check_password", _noting_the_password(model.check_password))  # noqa: B010
     pre_save.connect(_detect, sender=model, dispatch_uid="redistoken-user-detect")
     post_save.connect(_act, sender=model, dispatch_uid="redistoken-user-act")
     post_delete.connect(_deleted, sender=model, dispatch_uid="redistoken-user-deleted")

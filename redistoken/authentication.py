@@ -107,11 +107,11 @@ class RedisTokenAuthentication(BaseAuthentication):
             self._fail(request, "token_not_found")
         if (self.user_loading or token_settings.USER_LOADING) == "eager":
             try:
-                return load_user(session.user_id, session.id), session
+                return load_user(session.user_id, session.id, session.credential), session
             except TokenRefused as exc:
                 setattr(request, _ERROR_ATTRIBUTE, exc.description)
                 raise
-        return LazyUser(session.user_id, session.id), session
+        return LazyUser(session.user_id, session.id, session.credential), session
 
     def authenticate_header(self, request: Request) -> str:
         """RFC 6750 section 3: ``error`` only when credentials were refused.

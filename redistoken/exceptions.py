@@ -23,6 +23,7 @@ REFUSALS: dict[str, Promise] = {
     "token_not_found": _("Invalid or expired token."),
     "token_unrecognized": _("Unrecognized token."),
     "user_inactive": _("User inactive or deleted."),
+    "credential_changed": _("The account changed since login (a password change, for one); log in again."),
 }
 
 

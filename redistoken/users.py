@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Model
 from django.utils.functional import LazyObject, empty
 
+from . import credentials, store
 from .exceptions import TokenRefused
 
 #: Attribute set on a user loaded for a request: the id of that request's
@@ -29,18 +30,36 @@ def user_by_pk(user_id: str) -> Any:
         return None
 
 
-def load_user(user_id: str, session_id: str = "") -> Any:
+def load_user(user_id: str, session_id: str = "", credential: str = "") -> Any:
     """The active user with this id; a missing or inactive user fails as 401.
+
+    A session whose ``credential`` fingerprint no longer fits the user (the
+    password or the activity changed by a path that sent no signal, such as
+    ``QuerySet.update()``) is revoked and fails as 401.
 
     The user is marked with ``session_id``, the session of the request, so a
     password changed through it keeps that session (see :mod:`.account_events`).
     """
     user = user_by_pk(user_id)
     if user is None or not getattr(user, "is_active", True):
+        _end(user_id, session_id, credential)
         raise TokenRefused("user_inactive")
+    if not credentials.matches(user, credential):
+        _end(user_id, session_id, credential)
+        raise TokenRefused("credential_changed")
     if session_id:
         user.__dict__[SESSION_ATTRIBUTE] = session_id
     return user
+
+
+def _end(user_id: str, session_id: str, credential: str) -> None:
+    """Revoke a session refused by the account (one with a fingerprint: a session
+    issued without one keeps the old behaviour, refused but not revoked)."""
+    if session_id and credential:
+        try:
+            store.revoke_session(user_id, session_id, reason=store.Reason.CREDENTIAL_CHANGED)
+        except store.StoreUnavailable:
+            pass  # the account refuses this session again on its next request
 
 
 @cache
@@ -69,12 +88,17 @@ class LazyUser(_LazyBase):
     is_authenticated = True
     is_anonymous = False
 
-    def __init__(self, user_id: str, session_id: str = "") -> None:
+    def __init__(self, user_id: str, session_id: str = "", credential: str = "") -> None:
         # Built on every request: one write to the instance dict, which
         # LazyObject's attribute hooks make worth doing once.
         to_python, attname = _primary_key(get_user_model())
         self.__dict__.update(
-            _wrapped=empty, _user_id=user_id, _session_id=session_id, _pk=to_python(user_id), _pk_attname=attname
+            _wrapped=empty,
+            _user_id=user_id,
+            _session_id=session_id,
+            _credential=credential,
+            _pk=to_python(user_id),
+            _pk_attname=attname,
         )
 
     def __bool__(self) -> bool:
@@ -92,7 +116,7 @@ class LazyUser(_LazyBase):
         return getattr(self._wrapped, name)
 
     def _setup(self) -> None:
-        self._wrapped = load_user(self.__dict__["_user_id"], self.__dict__["_session_id"])
+        self._wrapped = load_user(self.__dict__["_user_id"], self.__dict__["_session_id"], self.__dict__["_credential"])
 
     def __repr__(self) -> str:
         state = "unloaded" if self._wrapped is empty else "loaded"

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from . import store, tokens
+from . import credentials, store, tokens
 from .authentication import RedisTokenAuthentication
 from .cache_headers import no_store, private_if_authorized
 from .client_address import client_address
@@ -109,6 +109,7 @@ class LoginView(SmallBodyMixin, StoreView):
             device=serializer.validated_data["device"],
             ip=client_address(request),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
+            credential=credentials.fingerprint(serializer.validated_data["user"]),
         )
         if token_settings.UPDATE_LAST_LOGIN:
             # Django's own receiver writes last_login (one write per login),

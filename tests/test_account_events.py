@@ -184,3 +184,170 @@ def test_a_login_racing_an_uncommitted_password_change_loses_at_commit(user, dja
             assert status(early) == 401  # at once, before the commit
             racing = store.issue_token(user)  # a login that checked the old password meanwhile
     assert racing.session.id and store.list_sessions(user) == []
+
+
+def _deactivate(loaded, **save):
+    loaded.is_active = False
+    loaded.save(**save)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "only",
+        "defer_password",
+        "refresh_after_reactivation",
+        "is_active_zero",
+        "is_active_none",
+        "update_fields_outdated_hash",
+    ],
+)
+def test_every_save_path_is_detected(user, settings, change):
+    token = login()["token"]
+    model = get_user_model()
+    if change == "only":
+        _deactivate(model.objects.only("id", "username").get(pk=user.pk))
+    elif change == "defer_password":
+        loaded = model.objects.defer("password").get(pk=user.pk)
+        loaded.password = make_password("deferred change")
+        loaded.save()
+    elif change == "refresh_after_reactivation":
+        loaded = fresh(user)
+        model.objects.filter(pk=user.pk).update(is_active=False)
+        stale = fresh(user)  # loaded inactive
+        model.objects.filter(pk=user.pk).update(is_active=True)  # reactivated elsewhere
+        token = login()["token"]
+        stale.refresh_from_db()
+        _deactivate(stale)
+        assert loaded.pk == stale.pk
+    elif change in ("is_active_zero", "is_active_none"):
+        loaded = fresh(user)
+        loaded.is_active = 0 if change == "is_active_zero" else None
+        if change == "is_active_none":
+            loaded.save(update_fields=["last_login"])  # not written: nothing happens
+            assert status(token) == 200
+            loaded.is_active = 0
+        loaded.save(update_fields=["is_active"])
+    else:  # the old hash uses outdated parameters; the new one is a different password
+        settings.PASSWORD_HASHERS = [
+            "tests.hashers.FastPBKDF2PasswordHasher",
+            "django.contrib.auth.hashers.MD5PasswordHasher",
+        ]
+        loaded = fresh(user)
+        assert loaded.password.startswith("md5$")
+        loaded.password = make_password("a new password")
+        loaded.save(update_fields=["password"])
+    assert status(token) == 401
+
+
+def test_an_unchanged_password_resaved_with_update_fields_ends_nothing(user):
+    token = login()["token"]
+    loaded = fresh(user)
+    loaded.save(update_fields=["password", "is_active"])
+    assert status(token) == 200
+
+
+def test_a_rehash_of_another_password_under_check_password_is_a_change(user, settings):
+    """The raw password noted during check_password() must verify both hashes."""
+    token = login()["token"]
+    loaded = fresh(user)
+
+    def setter(raw):
+        loaded.set_password("something else")
+        loaded._password = None
+        loaded.save(update_fields=["password"])
+
+    from django.contrib.auth.hashers import check_password
+
+    loaded.__dict__["_redistoken_verifying"] = "correct horse"
+    assert check_password("correct horse", loaded.password, setter)  # MD5 is current: no setter call
+    setter("correct horse")
+    assert status(token) == 401
+
+
+@pytest.mark.django_db(transaction=True)  # real autocommit: no test transaction around it
+@pytest.mark.parametrize("atomic", [False, True])
+@pytest.mark.parametrize("event", ["password", "deactivation"])
+def test_an_unreachable_redis_aborts_the_save_in_autocommit_and_atomic(user, settings, atomic, event):
+    good = settings.REDISTOKEN
+    token = login()["token"]
+    settings.REDISTOKEN = {"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0", "SOCKET_TIMEOUT": 0.2}
+    loaded = fresh(user)
+    if event == "password":
+        loaded.set_password("never saved")
+    else:
+        loaded.is_active = False
+    with pytest.raises(store.StoreUnavailable):
+        if atomic:
+            with transaction.atomic():
+                loaded.save()
+        else:
+            loaded.save()
+    row = fresh(user)
+    assert row.check_password("correct horse") and row.is_active
+    settings.REDISTOKEN = good
+    if good.get("REDIS_URL"):  # the embedded fakeredis does not outlive a settings change
+        assert status(token) == 200  # nothing changed, nothing ended
+
+
+@pytest.mark.django_db(transaction=True)  # real autocommit: no test transaction around it
+def test_a_login_racing_a_change_in_autocommit_loses_after_the_write(user, monkeypatch):
+    racing = []
+    original = store.revoke_all
+
+    def revoke_then_race(*args, **kwargs):
+        ended = original(*args, **kwargs)
+        if not racing:  # between the pre-write revocation and the write
+            racing.append(store.issue_token(user).token)
+        return ended
+
+    monkeypatch.setattr(store, "revoke_all", revoke_then_race)
+    loaded = fresh(user)
+    loaded.is_active = False
+    loaded.save()
+    assert racing and status(racing[0]) == 401
+
+
+
+@pytest.mark.parametrize("loading", ["lazy", "eager"])
+@pytest.mark.parametrize("change", ["update_password", "update_inactive", "raw_sql"])
+def test_the_credential_fingerprint_catches_changes_that_send_no_signal(user, settings, loading, change):
+    settings.REDISTOKEN = {**settings.REDISTOKEN, "USER_LOADING": loading}
+    token = login()["token"]
+    users = get_user_model().objects.filter(pk=user.pk)
+    if change == "update_password":
+        users.update(password=make_password("bulk"))
+    elif change == "update_inactive":
+        users.update(is_active=False)
+    else:
+        from django.db import connection
+
+        table = get_user_model()._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {table} SET password = %s WHERE id = %s", [make_password("raw"), user.pk])
+    api = APIClient(HTTP_AUTHORIZATION=f"Token {token}")
+    if loading == "lazy":
+        assert status(token) == 200  # a pk-only request costs no query and sees nothing
+        assert api.post("/change-password/", {"password": "x"}).status_code == 401  # loads the user
+    else:
+        assert status(token) == 401
+    assert store.list_sessions(user) == []  # the session itself was revoked
+    assert status(token) == 401
+
+
+def test_a_session_without_credential_is_not_revoked_for_it(user, settings):
+    settings.REDISTOKEN = {**settings.REDISTOKEN, "USER_LOADING": "eager"}
+    old = store.issue_token(user).token  # issued before fingerprints existed
+    get_user_model().objects.filter(pk=user.pk).update(password=make_password("bulk"))
+    assert status(old) == 200
+
+
+def test_the_fingerprint_honours_secret_key_fallbacks(user, settings):
+    settings.REDISTOKEN = {**settings.REDISTOKEN, "USER_LOADING": "eager"}
+    token = login()["token"]
+    assert len(store.list_sessions(user)[0].credential) == 8
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "a-rotated-secret-key-" + "x" * 40
+    assert status(token) == 200
+    settings.SECRET_KEY_FALLBACKS = []
+    assert status(token) == 401

@@ -23,6 +23,7 @@ FLOORS: dict[str, int] = {
     "redistoken.models": 0,
     "redistoken.cache_headers": 0,
     "redistoken.devices": 0,
+    "redistoken.credentials": 0,
     # The Redis client, and HTTP pieces that read only the settings.
     "redistoken.connection": 1,
     "redistoken.exceptions": 1,

@@ -23,6 +23,7 @@ def test_every_declared_script_matches_its_header_comment():
         scripts.issue,
         scripts.sessions,
         scripts.revoke,
+        scripts.recredential,
         scripts.census,
         scripts.import_,
         scripts.throttle,

@@ -51,6 +51,7 @@ from .sessions import (
     revoke_other_sessions,
     revoke_session,
     revoke_token,
+    set_credential,
 )
 
 __all__ = [
@@ -75,6 +76,7 @@ __all__ = [
     "revoke_other_sessions",
     "revoke_session",
     "revoke_token",
+    "set_credential",
     "size_hint",
     "stats",
     "unavailable_as_error",

@@ -33,6 +33,7 @@ class Reason(str, enum.Enum):
     DELETED = "deleted"
     EVICTED = "evicted"
     REPLACED = "replaced"
+    CREDENTIAL_CHANGED = "credential-changed"
 
 
 @dataclass(frozen=True)

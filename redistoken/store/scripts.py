@@ -275,3 +275,8 @@ def throttle(
     /,
 ) -> Any:
     """Check and count a login failure per (username, address), address and username."""
+
+
+@lua(numkeys=1)
+def recredential(user_hash: str, user_id: str, session_field: bytes, credential: str, /) -> Any:
+    """Record a session's new credential fingerprint (it outlives its account's change)."""

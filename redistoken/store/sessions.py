@@ -56,7 +56,7 @@ def issue_token(
     session_id = tokens.new_session_id()
     raw = tokens.generate(s.TOKEN_PREFIX, tag, session_id)
     user_agent = clip(user_agent, s.USER_AGENT_MAX_LENGTH)
-    credential = "".join(ch for ch in credential if ch.isascii() and ch.isprintable())[:CREDENTIAL_MAX]
+    credential = _credential(credential)
     packed = pack(clip(device, s.DEVICE_NAME_MAX_LENGTH), clip(ip, 64), devices.label(user_agent), credential)
     kept_agent = clip_bytes(user_agent, USER_AGENT_MAX_BYTES) if s.STORE_USER_AGENT else b""
     result = scripts.issue(
@@ -187,3 +187,19 @@ def revoke_token(token: tokens.ParsedToken, *, reason: Reason = Reason.LOGOUT, a
     """End the session of a token, whoever owns it (RFC 7009 revocation)."""
     revoked = _revoke("", "token", token.session_id, token.raw, tag=token.tag)
     return bool(announce_revoked(revoked, reason, actor))
+
+
+def set_credential(user: Any, session_id: str, credential: str) -> bool:
+    """Record ``credential`` on a live session of ``user`` (a password changed
+    through that session keeps it); False when it is not a live session of
+    theirs, or one of the earlier layout (which has no fingerprint to update)."""
+    if not tokens.SESSION_ID_RE.fullmatch(session_id):
+        return False
+    user_id = user_id_of(user)
+    key, field = user_key(tokens.user_tag(user_id)), tokens.session_field(session_id)
+    return bool(scripts.recredential(key, user_id, field, _credential(credential)))
+
+
+def _credential(credential: str) -> str:
+    """A credential fingerprint as stored: printable ASCII, at most 8 characters."""
+    return "".join(ch for ch in credential if ch.isascii() and ch.isprintable())[:CREDENTIAL_MAX]
