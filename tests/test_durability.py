@@ -120,7 +120,9 @@ def test_a_revocation_is_not_acknowledged_until_the_replica_has_it(settings):
     primary = RedisServer().start()
     replica = RedisServer("--replicaof", "127.0.0.1", str(primary.port)).start()
     try:
-        settings.REDISTOKEN = {"REDIS_URL": primary.url, "SOCKET_TIMEOUT": 1}
+        # A generous WAIT_TIMEOUT: on a loaded machine the replica's ack can take
+        # longer than the default 0.1 s, and this test is about whether it comes.
+        settings.REDISTOKEN = {"REDIS_URL": primary.url, "SOCKET_TIMEOUT": 2, "WAIT_TIMEOUT": 1}
         get_user_model().objects.create_user("alice", password="pw")
         wait_until(lambda: replica.client().info("replication")["master_link_status"] == "up")
         token = login().json()["token"]
