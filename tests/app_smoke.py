@@ -19,7 +19,7 @@ from django.conf import settings
 from django.urls import include, path
 
 settings.configure(
-    SECRET_KEY="smoke-test-secret-key-" + "x" * 40,  # signs the credential fingerprint and keys the throttle, as any project has one
+    SECRET_KEY="smoke-test-secret-key-" + "x" * 40,  # signs fingerprints, keys the throttle
     INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes", "rest_framework", "redistoken"],
     DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
     ROOT_URLCONF=__name__,
