@@ -81,9 +81,7 @@ def seed(users: int, per_user: int) -> tuple[int, float]:
     """``users`` accounts with ``per_user`` sessions each; (sessions, seconds)."""
     model = get_user_model()
     password = make_password("bench-password")
-    model.objects.bulk_create(
-        [model(username=f"user{n}", password=password) for n in range(users)], batch_size=1000
-    )
+    model.objects.bulk_create([model(username=f"user{n}", password=password) for n in range(users)], batch_size=1000)
     started = time.perf_counter()
     for user in model.objects.only("id", "password", "is_active").iterator(chunk_size=2000):
         fingerprint = credentials.fingerprint(user)
@@ -123,9 +121,10 @@ def main() -> None:
     try:
         with override_settings(REDISTOKEN={"REDIS_URL": server.url, "KEY_PREFIX": "rtb:", "SOCKET_TIMEOUT": 10}):
             call_command("migrate", verbosity=0)
+            version = client.info("server")["redis_version"]
             print(
                 f"Python {sys.version.split()[0]}, Django {django.get_version()}, {os.cpu_count()} CPUs, "
-                f"Redis {client.info('server')['redis_version']} (private server on 127.0.0.1), SQLite {db.Database.sqlite_version}"
+                f"Redis {version} (private server on 127.0.0.1), SQLite {db.Database.sqlite_version}"
             )
             sessions, seconds = seed(args.users, args.per_user)
             print(f"seeded {sessions} sessions of {args.users} users in {seconds:.1f} s ({sessions / seconds:,.0f}/s)")
