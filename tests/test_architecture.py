@@ -34,10 +34,12 @@ FLOORS: dict[str, int] = {
     "redistoken.local_cache": 2,
     "redistoken.store": 3,
     # Loading the user behind a session; the login throttle (its counters
-    # are in the store), then the HTTP shapes (the store's bounds, the throttle).
+    # are in the store), then the HTTP shapes (the store's bounds, the throttle)
+    # and reconcile (the store's sessions against the user table).
     "redistoken.users": 4,
     "redistoken.throttling": 4,
     "redistoken.serializers": 5,
+    "redistoken.reconcile": 5,
     # The faces.
     "redistoken.authentication": 6,
     "redistoken.account_events": 6,

@@ -79,3 +79,24 @@ def test_instruction_count_mode_prints_every_scheme_with_positive_ratios_and_its
     targets = out.split("## Targets")[1]
     line = next(line for line in targets.splitlines() if line.startswith("| instructions: redistoken <= 1.10"))
     assert _cells(line)[-1] in {"PASS", "MISS"}
+
+
+@pytest.mark.servers
+def test_reconcile_benchmark_runs_small_and_revokes_exactly_the_changed_accounts():
+    if shutil.which("redis-server") is None:
+        pytest.skip("the benchmark starts a private redis-server, which is not on the PATH")
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.reconcile", "--users", "40", "--per-user", "3"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = (line for line in done.stdout.splitlines() if line.startswith("| "))
+    rows = {cells[0]: cells for cells in map(_cells, lines)}
+    assert rows["dry run"][2:5] == ["120", "40", "30"]  # sessions, users, would revoke (the last batch size's row)
+    assert rows["revoking"][2:5] == ["120", "40", "30"]
+    assert rows["nothing left to revoke"][2:5] == ["90", "30", "0"]
+    assert "revoked by reason: {'deleted': 6, 'deactivated': 12, 'credential-changed': 12}" in done.stdout
+    assert "user hashes left: 30" in done.stdout

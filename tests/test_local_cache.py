@@ -167,6 +167,18 @@ def test_revocation_of_every_kind_reaches_every_thread_within_the_bound(cached: 
     assert worst_stale < D
 
 
+@pytest.mark.django_db
+def test_a_session_ended_by_reconcile_leaves_the_cache_like_any_revocation(cached: redis.Redis) -> None:
+    from redistoken.reconcile import reconcile
+
+    cache = ready_cache()
+    token = login("424242")  # no such user: reconcile ends its sessions as deleted
+    warm(cache, token)
+    assert reconcile().as_dict()["by_reason"]["deleted"] == 1
+    wait_until(lambda: not is_hit(cache, token), timeout=D * 20)
+    assert store.authenticate(token) is None
+
+
 def test_a_session_is_not_cached_when_its_hash_changes_during_the_read(cached: redis.Redis) -> None:
     cache = ready_cache()
     token = login("3")

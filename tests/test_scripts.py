@@ -25,6 +25,8 @@ def test_every_declared_script_matches_its_header_comment():
         scripts.revoke,
         scripts.recredential,
         scripts.census,
+        scripts.roster,
+        scripts.revoke_listed,
         scripts.import_,
         scripts.throttle,
     ]

@@ -112,3 +112,38 @@ def test_django_redis_sentinel_through_cache_alias(sentinel_setup, settings):
     token = APIClient().post("/auth/login/", {"username": "alice", "password": "pw"}, format="json").json()["token"]
     assert APIClient(HTTP_AUTHORIZATION=f"Token {token}").get("/whoami/").status_code == 200
     assert sessions_on(primary.client()) == 1  # the session went to the primary the sentinel names
+
+
+def test_reconcile_scans_the_sentinel_primary_and_its_revocations_reach_the_replica(sentinel_setup, settings):
+    import io
+
+    from django.contrib.auth.hashers import make_password
+    from django.core.management import CommandError, call_command
+
+    _primary, replica, _sentinel = sentinel_setup
+    settings.REDISTOKEN = {**settings.REDISTOKEN, "WAIT_TIMEOUT": 1}  # a loaded machine acks late
+    users = get_user_model().objects
+    for name in ("alice", "bob", "carol"):
+        users.create_user(name, password="pw")
+    tokens = {
+        name: APIClient().post("/auth/login/", {"username": name, "password": "pw"}, format="json").json()["token"]
+        for name in ("alice", "bob", "carol")
+    }
+    users.filter(username="alice").update(is_active=False)
+    call_command("redistoken", "reconcile", "--no-progress", stdout=io.StringIO())
+    assert sessions_on(replica.client()) == 2  # acknowledged only once the replica had the revocation
+    status = {n: APIClient(HTTP_AUTHORIZATION=f"Token {t}").get("/whoami/").status_code for n, t in tokens.items()}
+    assert status == {"alice": 401, "bob": 200, "carol": 200}
+
+    users.filter(username="bob").update(password=make_password("elsewhere"))
+    replica.process.send_signal(19)  # SIGSTOP: the link stays up, nothing is acknowledged
+    try:
+        with pytest.raises(CommandError, match="Redis cannot answer"):
+            call_command("redistoken", "reconcile", "--no-progress", stdout=io.StringIO())
+    finally:
+        replica.process.send_signal(18)  # SIGCONT
+    out = io.StringIO()
+    call_command("redistoken", "reconcile", "--json", "--no-progress", stdout=out)  # safe to run again
+    assert '"credential-changed": 0' in out.getvalue()  # the unconfirmed run's revocation stayed applied
+    assert APIClient(HTTP_AUTHORIZATION=f"Token {tokens['bob']}").get("/whoami/").status_code == 401
+    _wait_for(lambda: sessions_on(replica.client()) == 1)  # and reached the replica once it woke

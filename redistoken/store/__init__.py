@@ -33,13 +33,23 @@ The package, bottom up (nothing imports upwards, so there is no circle):
 * ``durability``: how many replicas must confirm a login or a revocation (WAIT);
 * ``scripts``: the Lua scripts of ``lua/``, declared once, and pipelined batches;
 * ``sessions``: one user at a time (login, the per-request check, revocation);
-* ``bulk``: many users at once and the SCAN jobs over the whole store;
+* ``bulk``: many users at once and the SCAN jobs over the whole store (reconcile's too);
 * ``drf``: DRF ``authtoken`` keys (import, and ours-or-theirs for a presented token).
 """
 
 from __future__ import annotations
 
-from .bulk import Progress, Stats, revoke_all_for_users, revoke_everything, size_hint, stats
+from .bulk import (
+    Listed,
+    Progress,
+    Stats,
+    revoke_all_for_users,
+    revoke_everything,
+    revoke_listed,
+    scan_sessions,
+    size_hint,
+    stats,
+)
 from .drf import LegacyToken, import_drf_tokens, resolve_drf_token, resolve_token
 from .errors import StoreUnavailable, logger, unavailable_as_error
 from .records import IssuedToken, Reason, Session, drf_alias_key, user_id_of, user_key
@@ -57,6 +67,7 @@ from .sessions import (
 __all__ = [
     "IssuedToken",
     "LegacyToken",
+    "Listed",
     "Progress",
     "Reason",
     "Session",
@@ -73,9 +84,11 @@ __all__ = [
     "revoke_all",
     "revoke_all_for_users",
     "revoke_everything",
+    "revoke_listed",
     "revoke_other_sessions",
     "revoke_session",
     "revoke_token",
+    "scan_sessions",
     "set_credential",
     "size_hint",
     "stats",

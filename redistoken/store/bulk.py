@@ -1,15 +1,17 @@
 """Many users at once: bulk account changes and the SCAN jobs over the whole
-store (``redistoken revoke --all``, ``redistoken stats``)."""
+store (``redistoken revoke --all``, ``redistoken stats``, ``redistoken reconcile``)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 
-from ..connection import primaries, text
+from .. import tokens
+from ..connection import get_client, is_cluster, primaries, text
 from ..settings import token_settings
 from . import scripts
 from .errors import unavailable_as_error
@@ -41,6 +43,12 @@ def revoke_all_for_users(users: Iterable[Any], *, reason: Reason = Reason.ADMIN,
 
 def _glob_escape(value: str) -> str:
     return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in value)
+
+
+def user_hashes_match() -> str:
+    """The SCAN pattern of the user hashes only: ``P{`` + a tag + ``}``, so the
+    login throttle's ``P{throttle}:...`` counters and DRF aliases never match."""
+    return _glob_escape(token_settings.KEY_PREFIX) + "{" + "?" * tokens.TAG_LENGTH + "}"
 
 
 def size_hint() -> int:
@@ -111,3 +119,65 @@ def stats(*, batch_size: int = 500, progress: Progress | None = None) -> Stats:
         if progress:
             progress(done)
     return Stats(sessions=sessions, users=users, user_hashes=hashes, drf_aliases=aliases, memory_bytes=memory)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A live session as :func:`scan_sessions` saw it: enough to revoke exactly it."""
+
+    key: str
+    field: bytes
+    user_id: str
+    credential: str
+
+    @property
+    def session_id(self) -> str:
+        return tokens.session_id_of(self.field)
+
+
+def scan_sessions(*, batch_size: int = 500, progress: Progress | None = None) -> Iterator[list[Listed]]:
+    """Every live session of the store, a batch of user hashes at a time
+    (SCAN over every primary, one pipelined round trip per batch); read-only.
+    ``progress`` gets the number of keys scanned so far."""
+    idle, lifetime = ms(token_settings.IDLE_TIMEOUT), ms(token_settings.ABSOLUTE_LIFETIME)
+    done = 0
+    for client, keys in _scan(user_hashes_match(), batch_size):
+        results = scripts.run_many(client, scripts.roster, [scripts.roster.args(key, idle, lifetime) for key in keys])
+        batch = [
+            Listed(key, field if isinstance(field, bytes) else field.encode(), text(uid), text(credential))
+            for key, flat in zip(keys, results, strict=True)
+            for field, uid, credential in zip(flat[::3], flat[1::3], flat[2::3], strict=True)
+        ]
+        done += len(keys)
+        if progress:
+            progress(done)
+        yield batch
+
+
+def revoke_listed(sessions: Iterable[Listed], *, reason: Reason, actor: Any = None) -> list[str]:
+    """End exactly these sessions, each only if it is unchanged since it was
+    listed (a session issued or re-credentialed after the scan is left
+    alone); their ids. One atomic script per hash, pipelined per primary,
+    confirmed by replicas like any revocation, and each one logged and
+    signalled."""
+    by_key: dict[str, list[Listed]] = defaultdict(list)
+    for session in sessions:
+        by_key[session.key].append(session)
+    by_node: dict[Any, list[tuple[Any, ...]]] = defaultdict(list)
+    with unavailable_as_error():
+        client = get_client()
+        cluster: Any = client if is_cluster(client) else None  # redis-py's Cluster routing is untyped
+        for key, listed in by_key.items():
+            node = cluster.get_redis_connection(cluster.get_node_from_key(key)) if cluster else client
+            by_node[node].append(scripts.revoke_listed.args(key, b"".join(map(_packed, listed))))
+    revoked: list[str] = []
+    for node, calls in by_node.items():
+        for pairs in scripts.run_many(node, scripts.revoke_listed, calls):
+            revoked += announce_revoked(list(pairs), reason, actor)
+    return revoked
+
+
+def _packed(session: Listed) -> bytes:
+    """One entry of revoke_listed.lua's ARGV[1] (its header has the format)."""
+    parts = (session.field, session.credential.encode("ascii"), session.user_id.encode("utf-8")[:255])
+    return b"".join(bytes([len(part)]) + part for part in parts)

@@ -280,3 +280,13 @@ def throttle(
 @lua(numkeys=1)
 def recredential(user_hash: str, user_id: str, session_field: bytes, credential: str, /) -> Any:
     """Record a session's new credential fingerprint (it outlives its account's change)."""
+
+
+@lua(numkeys=1)
+def roster(user_hash: str, idle_ms: int, lifetime_ms: int, /) -> Any:
+    """Each live session of one hash with its user id and credential (read-only), for reconcile."""
+
+
+@lua(numkeys=1, durable=True)
+def revoke_listed(user_hash: str, packed_sessions: bytes, /) -> Any:
+    """End exactly the listed sessions of one hash that are unchanged since the listing."""

@@ -5,6 +5,7 @@
     redistoken revoke --all           end every session of every user (incidents)
     redistoken stats                  live sessions, users, memory used
     redistoken import-drf-tokens      copy rest_framework.authtoken keys into the store
+    redistoken reconcile              end sessions of deleted, inactive or changed accounts
 
 Every subcommand takes ``--json`` for scripts. Work over the whole store goes
 in SCAN batches (``--batch-size``) with a progress bar on stderr.
@@ -21,7 +22,7 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ... import store
+from ... import reconcile, store
 
 
 class ProgressBar:
@@ -76,6 +77,10 @@ class Command(BaseCommand):
 
         sub.add_parser("stats", help="Live sessions, users with sessions, memory used by the store.")
         sub.add_parser("import-drf-tokens", help="Copy rest_framework.authtoken keys into the store (idempotent).")
+        check = sub.add_parser(
+            "reconcile", help="End every session whose user is gone, inactive, or changed its password since."
+        )
+        check.add_argument("--dry-run", action="store_true", help="Count what would be revoked; revoke nothing.")
 
         for command in sub.choices.values():
             command.add_argument("--json", action="store_true", help="Machine-readable output.")
@@ -89,7 +94,9 @@ class Command(BaseCommand):
         try:
             handler(options)
         except store.StoreUnavailable as exc:
-            raise CommandError(f"Redis cannot answer ({exc}). Safe to run again: revoke and import resume.") from exc
+            raise CommandError(
+                f"Redis cannot answer ({exc}). Safe to run again: revoke, import and reconcile resume."
+            ) from exc
 
     # -- helpers ---------------------------------------------------------
 
@@ -166,6 +173,18 @@ class Command(BaseCommand):
             ]
         )
         self.output(options, {**result.__dict__, "keys_scanned": bar.done}, text)
+
+    def do_reconcile(self, options: dict[str, Any]) -> None:
+        bar = self.bar(options, "reconciling", store.size_hint())
+        report = reconcile.reconcile(batch_size=options["batch_size"], dry_run=options["dry_run"], progress=bar)
+        bar.finish()
+        data = report.as_dict()
+        verb = "Would revoke" if report.dry_run else "Revoked"
+        reasons = ", ".join(f"{name} {count}" for name, count in data["by_reason"].items())
+        text = (
+            f"{verb} {data['revoked']} of {data['sessions']} live session(s) of {data['users']} user(s): {reasons}."
+        )
+        self.output(options, data, text)
 
     def do_import_drf_tokens(self, options: dict[str, Any]) -> None:
         if not apps.is_installed("rest_framework.authtoken"):

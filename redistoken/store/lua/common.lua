@@ -92,6 +92,12 @@ local function ends_at(s, idle, lifetime)
     return math.min(s.last + idle, s.created + lifetime, s.deadline)
 end
 
+-- The credential fingerprint a session records ('' for layout 1, which has none).
+local function credential_of(s)
+    if s.layout == 1 then return '' end
+    return string.sub(s.body, 1, s.mark % 16)
+end
+
 -- Forget a session with its other fields.
 local function drop(key, s)
     if s.layout == 2 then
