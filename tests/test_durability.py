@@ -11,6 +11,7 @@ from redis.exceptions import RedisClusterException
 from rest_framework.test import APIClient
 
 from redistoken import connection, store, tokens
+from redistoken.store import durability
 from redistoken.store.errors import is_outage
 
 from .conftest import sessions_on, wait_until
@@ -137,6 +138,26 @@ def test_a_revocation_is_not_acknowledged_until_the_replica_has_it(settings):
     finally:
         connection.reset_client()
         replica.cleanup()
+        primary.cleanup()
+
+
+@pytest.mark.servers
+def test_wait_on_a_demoted_primary_is_an_outage_not_a_bug():
+    """In a planned Sentinel failover the old primary can be demoted between a
+    pipeline's write and its WAIT: that error is a 503 (not acknowledged), not a 500."""
+    primary = RedisServer().start()
+    demoted = RedisServer("--replicaof", "127.0.0.1", str(primary.port)).start()
+    try:
+        with pytest.raises(redis.exceptions.ResponseError) as raised:
+            demoted.client().wait(1, 10)
+        assert is_outage(raised.value)
+        pipe = demoted.client().pipeline(transaction=False)
+        durability.wait(pipe, 1)
+        (acked,) = pipe.execute(raise_on_error=False)
+        with pytest.raises(store.StoreUnavailable):
+            durability.check(acked, 1)
+    finally:
+        demoted.cleanup()
         primary.cleanup()
 
 

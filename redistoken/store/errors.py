@@ -48,9 +48,22 @@ _OUTAGE_TYPES: tuple[type[Exception], ...] = (
     redis.exceptions.SlotNotCoveredError,
 )
 
-#: Error codes that redis-py leaves as a plain ResponseError (or that come
-#: back from inside a script) and still mean "cannot answer now".
-_OUTAGE_CODES = ("NOREPLICAS", "MASTERDOWN", "LOADING", "READONLY", "CLUSTERDOWN", "TRYAGAIN", "OOM", "BUSY")
+#: How a plain ResponseError (redis-py's type for codes it does not map, and
+#: for errors from inside a script) starts when it still means "cannot answer
+#: now". The last is WAIT reaching a primary demoted in a planned Sentinel
+#: failover between the pipeline's write and its WAIT: that write is not
+#: acknowledged, and the next attempt reaches the new primary.
+_OUTAGE_CODES = (
+    "NOREPLICAS",
+    "MASTERDOWN",
+    "LOADING",
+    "READONLY",
+    "CLUSTERDOWN",
+    "TRYAGAIN",
+    "OOM",
+    "BUSY",
+    "WAIT cannot be used with replica",
+)
 
 #: What redis-py's Cluster client says, as a bare RedisClusterException (not a
 #: RedisError), when no node answers or the slots it knows are not all served.
