@@ -2,7 +2,7 @@
 """Soak test: the demo under gunicorn against a private Redis, driven by a
 mixed workload for a given time. Not part of the test suite.
 
-    .venv/bin/python bench/soak.py --seconds 30 --workers 4 --clients 8
+    .venv/bin/python -m bench.soak --seconds 30 --workers 4 --clients 8
 
 Starts its own redis-server (on a free port, no persistence) and gunicorn.
 Each virtual client is its own user (so another client's logout-all never
@@ -21,18 +21,18 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import random
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.servers import RedisServer, free_port
+
+from . import demo_app
+
 PASSWORD = "soak-password"
 
 SETTINGS = """
@@ -49,33 +49,8 @@ LOGGING = {"version": 1, "disable_existing_loggers": False}
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(check, what: str, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except (OSError, subprocess.CalledProcessError):
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"{what} did not start")
-
-
-def redis_cli(port: int, *args: str) -> str:
-    return subprocess.run(
-        ["redis-cli", "-p", str(port), *args], capture_output=True, text=True, check=True
-    ).stdout.strip()
-
-
-def memory(port: int) -> int:
-    info = redis_cli(port, "INFO", "memory")
-    return int(next(line.split(":")[1] for line in info.splitlines() if line.startswith("used_memory:")))
+def memory(server: RedisServer) -> int:
+    return int(server.client().info("memory")["used_memory"])
 
 
 class Client:
@@ -145,63 +120,14 @@ def main() -> int:
         raise SystemExit("redis-server is not on the PATH")
 
     work = Path(tempfile.mkdtemp(prefix="redistoken-soak-"))
-    (work / "soak_settings.py").write_text(SETTINGS)
-    redis_port, http_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(work), str(ROOT / "site"), str(ROOT)]),
-        "DJANGO_SETTINGS_MODULE": "soak_settings",
-        "DJANGO_DEBUG": "0",
-        "DEMO_DB_PATH": str(work / "soak.sqlite3"),
-        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-    }
-    processes: list[subprocess.Popen[bytes]] = []
+    server = RedisServer().start()
+    gunicorn = None
     try:
-        processes.append(
-            subprocess.Popen(
-                [
-                    "redis-server",
-                    "--port",
-                    str(redis_port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--dir",
-                    str(work),
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ],
-                stdout=subprocess.DEVNULL,
-            )
-        )
-        wait_for(lambda: redis_cli(redis_port, "PING") == "PONG", "redis-server")
-        python = sys.executable
-        subprocess.run([python, "-m", "django", "migrate", "--verbosity", "0"], env=env, check=True)
-        create = (
-            "from django.contrib.auth import get_user_model as g\n"
-            f"[g().objects.create_user(f'soak{{i}}', password='{PASSWORD}') for i in range({args.clients})]"
-        )
-        subprocess.run([python, "-m", "django", "shell", "-c", create], env=env, check=True)
-        memory_before = memory(redis_port)
-        processes.append(
-            subprocess.Popen(
-                [
-                    python,
-                    "-m",
-                    "gunicorn",
-                    "demo.wsgi",
-                    "-w",
-                    str(args.workers),
-                    "-b",
-                    f"127.0.0.1:{http_port}",
-                    "--log-level",
-                    "warning",
-                ],
-                env=env,
-            )
-        )
-        wait_for(lambda: socket.create_connection(("127.0.0.1", http_port), 1).close() or True, "gunicorn")
+        users = [f"soak{i}" for i in range(args.clients)]
+        env = demo_app.prepare(work, SETTINGS, users, PASSWORD, REDIS_URL=server.url)
+        memory_before = memory(server)
+        http_port = free_port()
+        gunicorn = demo_app.serve(env, http_port, args.workers)
 
         deadline = time.monotonic() + args.seconds
         clients = [Client(http_port, f"soak{i}", deadline, i) for i in range(args.clients)]
@@ -215,8 +141,8 @@ def main() -> int:
 
         latencies = sorted(value for client in clients for value in client.latencies)
         errors = [error for client in clients for error in client.errors]
-        keys = int(redis_cli(redis_port, "DBSIZE"))
-        memory_after = memory(redis_port)
+        keys = int(server.client().dbsize())
+        memory_after = memory(server)
         print(
             f"requests served   {len(latencies)} in {elapsed:.1f} s ({len(latencies) / elapsed:.0f}/s), "
             f"{args.workers} gunicorn workers, {args.clients} clients"
@@ -234,9 +160,10 @@ def main() -> int:
         print(f"keys left         {keys} (must be 0: everyone logged out)")
         return 0 if not errors and keys == 0 else 1
     finally:
-        for process in reversed(processes):
-            process.terminate()
-            process.wait(10)
+        if gunicorn is not None:
+            gunicorn.terminate()
+            gunicorn.wait(20)
+        server.cleanup()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -19,11 +19,9 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,8 +32,9 @@ from typing import Any
 
 from tests.servers import free_port
 
+from .. import demo_app
 from . import checker, workload
-from .topology import TOPOLOGIES, Topology, wait_for
+from .topology import TOPOLOGIES, Topology
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -116,43 +115,12 @@ def main() -> int:
             faults = {name: play for name, play in faults.items() if name in chosen}
         topology.start()
         http_port = free_port()
-        (work / "faults_settings.py").write_text(SETTINGS)
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(work), str(ROOT / "site"), str(ROOT)]),
-            "DJANGO_SETTINGS_MODULE": "faults_settings",
-            "DJANGO_DEBUG": "0",
-            "DEMO_DB_PATH": str(work / "faults.sqlite3"),
-            "FAULTS_REDISTOKEN": json.dumps(topology.settings()),
-        }
-        python = sys.executable
-        subprocess.run([python, "-m", "django", "migrate", "--verbosity", "0"], env=env, check=True)
-        create = (
-            "from django.contrib.auth import get_user_model as g\n"
-            f"[g().objects.create_user(f'faults{{i}}', password='{workload.PASSWORD}') for i in range({args.clients})]"
+        users = [f"faults{i}" for i in range(args.clients)]
+        env = demo_app.prepare(
+            work, SETTINGS, users, workload.PASSWORD, FAULTS_REDISTOKEN=json.dumps(topology.settings())
         )
-        subprocess.run([python, "-m", "django", "shell", "-c", create], env=env, check=True)
         app_log = open(work / "gunicorn.log", "wb")  # closed with the run
-        gunicorn = subprocess.Popen(
-            [
-                python,
-                "-m",
-                "gunicorn",
-                "demo.wsgi",
-                "-w",
-                str(args.workers),
-                "-b",
-                f"127.0.0.1:{http_port}",
-                "--log-level",
-                "warning",
-                "--timeout",
-                "30",
-            ],
-            env=env,
-            stdout=app_log,
-            stderr=subprocess.STDOUT,
-        )
-        wait_for(lambda: socket.create_connection(("127.0.0.1", http_port), 1).close() or True, "gunicorn", 30)
+        gunicorn = demo_app.serve(env, http_port, args.workers, app_log)
 
         parts = [work / f"client{i}.jsonl" for i in range(args.clients)]
         stop = multiprocessing.Event()
