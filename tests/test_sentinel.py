@@ -147,3 +147,50 @@ def test_reconcile_scans_the_sentinel_primary_and_its_revocations_reach_the_repl
     assert '"credential-changed": 0' in out.getvalue()  # the unconfirmed run's revocation stayed applied
     assert APIClient(HTTP_AUTHORIZATION=f"Token {tokens['bob']}").get("/whoami/").status_code == 401
     _wait_for(lambda: sessions_on(replica.client()) == 1)  # and reached the replica once it woke
+
+
+def test_a_planned_failover_loses_no_acknowledged_logout_or_login(sentinel_setup, settings):
+    """SENTINEL FAILOVER promotes the replica at once but demotes the old primary
+    only seconds later; the app's open connections still reach the old one in
+    between. Nothing acknowledged there may be lost: WAIT needs a replica, and
+    the old primary lost its only one to the promotion."""
+    primary, replica, sentinel = sentinel_setup
+    settings.REDISTOKEN = {**settings.REDISTOKEN, "WAIT_TIMEOUT": 0.5}  # a loaded machine acks late
+    get_user_model().objects.create_user("alice", password="pw")
+
+    def login(device: str):
+        body = {"username": "alice", "password": "pw", "device": device}
+        return APIClient().post("/auth/login/", body, format="json")
+
+    live = [login(f"before{i}").json()["token"] for i in range(40)]
+    logged_out: list[str] = []  # acknowledged logouts: dead for good
+    logged_in: list[str] = []  # acknowledged logins: must work afterwards
+    unknown: list[str] = []  # a 503 logout: either state is right
+    statuses: set[int] = set()
+    assert sentinel.client().execute_command("SENTINEL", "FAILOVER", SentinelServer.SERVICE)
+    deadline = time.monotonic() + 60
+    settled = 0
+    n = 0
+    while settled < 10 and time.monotonic() < deadline and live:
+        token = live.pop(0)
+        status = APIClient(HTTP_AUTHORIZATION=f"Token {token}").post("/auth/logout/").status_code
+        statuses.add(status)
+        (logged_out if status == 204 else unknown).append(token)
+        response = login(f"during{n}")
+        statuses.add(response.status_code)
+        if response.status_code == 200:
+            logged_in.append(response.json()["token"])
+            live.append(response.json()["token"])
+        n += 1
+        old = primary.client().info("replication")
+        if old["role"] == "slave" and old.get("master_link_status") == "up" and logged_in:
+            settled += 1  # the old primary follows the new one: a few more rounds, then judge
+        time.sleep(0.05)
+
+    assert replica.client().info("replication")["role"] == "master", "the failover happened"
+    assert settled == 10, "the old primary rejoined as a replica"
+    assert statuses <= {200, 204, 503}, sorted(statuses)
+    assert logged_out and logged_in
+    whoami = {t: APIClient(HTTP_AUTHORIZATION=f"Token {t}").get("/whoami/").status_code for t in logged_out + live}
+    assert [t for t in logged_out if whoami[t] != 401] == [], "an acknowledged logout came back"
+    assert [t for t in live if t not in unknown and whoami[t] != 200] == [], "a live session was lost"
