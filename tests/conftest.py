@@ -135,9 +135,12 @@ class CountingClient:
         self.inner = inner
         self.calls: list[str] = []
 
+    #: The Cluster client's routing: lookups in its slot table, not commands.
+    ROUTING = ("get_node_from_key", "get_redis_connection")
+
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self.inner, name)
-        if not callable(attribute):
+        if not callable(attribute) or name in self.ROUTING:
             return attribute
 
         def counted(*args: Any, **kwargs: Any) -> Any:

@@ -80,3 +80,45 @@ def test_a_dead_cluster_primary_is_503_never_401(settings):
     finally:
         cluster.cleanup()
         connection.reset_client()
+
+
+@pytest.mark.servers
+@pytest.mark.django_db
+def test_on_a_cluster_with_replicas_a_write_is_acknowledged_only_once_its_shards_replica_has_it(settings):
+    from django.contrib.auth import get_user_model
+
+    from .conftest import sessions_on
+
+    cluster = RedisClusterServers(3, replicas=1).start()
+    try:
+        # A generous WAIT_TIMEOUT: a loaded machine acks late, and this test is about whether it comes.
+        settings.REDISTOKEN = {"REDIS_URL": cluster.url, "CLUSTER": True, "SOCKET_TIMEOUT": 2, "WAIT_TIMEOUT": 1}
+        settings.ROOT_URLCONF = "tests.urls"
+        get_user_model().objects.create_user("alice", password="pw")
+
+        def login(device: str):
+            body = {"username": "alice", "password": "pw", "device": device}
+            return APIClient().post("/auth/login/", body, format="json")
+
+        first = login("a").json()["token"]
+        owner = connection.get_client().get_node_from_key(store.user_key(tokens.parse("rtk", first).tag)).port
+        (replica,) = [
+            node
+            for node in cluster.nodes
+            if node.client().info("replication").get("master_port") == owner
+        ]
+        assert sessions_on(replica.client()) == 1  # answered 200 only once the shard's replica had it
+
+        replica.pause()  # SIGSTOP: the link stays up, nothing is acknowledged
+        try:
+            response = APIClient(HTTP_AUTHORIZATION=f"Token {first}").post("/auth/logout/")
+            assert response.status_code == 503 and int(response["Retry-After"]) > 0
+            assert login("b").status_code == 503
+        finally:
+            replica.resume()
+        # The unconfirmed logout stayed applied on the primary (a retry is idempotent).
+        assert APIClient(HTTP_AUTHORIZATION=f"Token {first}").get("/whoami/").status_code == 401
+        assert login("c").status_code == 200
+    finally:
+        cluster.cleanup()
+        connection.reset_client()

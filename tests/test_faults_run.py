@@ -21,7 +21,10 @@ pytestmark = [pytest.mark.faults, pytest.mark.servers]
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_faults(tmp_path: Path, *args: str, topology: str = "single") -> tuple[subprocess.CompletedProcess[str], checker.Report, list[dict]]:
+Run = tuple[subprocess.CompletedProcess[str], checker.Report, list[dict]]
+
+
+def run_faults(tmp_path: Path, *args: str, topology: str = "single") -> Run:
     if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
         pytest.skip("the fault run starts private redis-server processes; redis-server is not on the PATH")
     pytest.importorskip("gunicorn", reason="the fault run serves the demo with gunicorn")

@@ -10,9 +10,11 @@ promotion, so WAIT times out there and nothing is acknowledged on it.
 
 How many replicas (``WAIT_FOR_REPLICAS``; ``None``, the default, is "auto"):
 every replica the primary has connected (its ``INFO replication``, read at
-most every few seconds per primary, or the Cluster client's slot table, which
-costs no round trip), and at least one under Sentinel (a Sentinel deployment
-has replicas by definition, and a demoted primary reports none).
+most every few seconds per primary; on a Cluster, the primary of the key's
+shard: the client's slot table lists only the replicas the cluster had
+gossiped when it was read, so a replica attached later would never be waited
+for), and at least one under Sentinel (a Sentinel deployment has replicas by
+definition, and a demoted primary reports none).
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import time
 from typing import Any
 
 import redis
-from redis.crc import key_slot
 
 from ..connection import is_cluster, is_embedded
 from ..settings import token_settings
@@ -43,11 +44,9 @@ def target(client: Any, key: str) -> tuple[Any, int]:
         return client, 0
     if is_cluster(client):
         cluster: Any = client  # redis-py's Cluster routing is untyped
-        if configured is None:
-            configured = len(cluster.nodes_manager.slots_cache.get(key_slot(key.encode())) or [None]) - 1
-        if not configured:
-            return client, 0
-        return cluster.get_redis_connection(cluster.get_node_from_key(key)), configured
+        node = cluster.get_redis_connection(cluster.get_node_from_key(key))
+        needed = _connected_replicas(node) if configured is None else int(configured)
+        return (node, needed) if needed else (client, 0)
     if configured is not None:
         return client, int(configured)
     minimum = 1 if token_settings.SENTINELS else 0
