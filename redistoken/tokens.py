@@ -107,9 +107,9 @@ def new_session_id() -> str:
     return _random(SESSION_ID_LENGTH)
 
 
-def generate(prefix: str, tag: str, session_id: str) -> str:
+def generate(prefix: str, tag: str, session_id: str, version: str = VERSION) -> str:
     """A fresh token for the session ``session_id`` of the user with ``tag``."""
-    head = f"{prefix}_{VERSION}{tag}{session_id}{_random(SECRET_LENGTH)}"
+    head = f"{prefix}_{version}{tag}{session_id}{_random(SECRET_LENGTH)}"
     return head + _checksum(head)
 
 
