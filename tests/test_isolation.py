@@ -9,6 +9,8 @@ from redistoken import store, tokens
 from redistoken.settings import token_settings
 from tests.layouts import issue_v1
 
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 def _parse(raw: str) -> tokens.ParsedToken | None:
     return store.resolve_token(raw)
