@@ -61,3 +61,16 @@ def test_tag_is_not_derivable_without_the_key(settings):
     _as(settings, "some-key")
     issued = store.issue_token(734512)
     assert _parse(issued.token).tag != tokens.user_tag(734512)
+
+
+def test_revoke_everything_leaves_throttle_keys_alone():
+    from redistoken.connection import get_client
+
+    client = get_client()
+    throttle_key = f"{token_settings.KEY_PREFIX}{{throttle}}:login:u:x}}"  # ends in a brace, as a hash would
+    client.set(throttle_key, "3")
+    issued = store.issue_token(5)
+    assert store.revoke_everything() >= 1
+    assert store.authenticate(_parse(issued.token)) is None
+    assert client.get(throttle_key) in (b"3", "3")
+    client.delete(throttle_key)
