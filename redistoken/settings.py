@@ -66,6 +66,14 @@ DEFAULTS: dict[str, Any] = {
     # Keep the raw user agent (its first 64 bytes, in a field of its own)
     # beside the device label computed from it at login.
     "STORE_USER_AGENT": False,
+    # Deployment isolation (keys.py): tags and verifiers of new tokens are
+    # HMACs with this key; None derives it from SECRET_KEY.
+    "SIGNING_KEY": None,
+    # Keys that still verify (rotation); None derives them from SECRET_KEY_FALLBACKS.
+    "SIGNING_KEY_FALLBACKS": None,
+    # Accept tokens of format 1 (unkeyed, issued before 2): set False once
+    # they have aged out (ABSOLUTE_LIFETIME after the upgrade).
+    "ACCEPT_UNKEYED_TOKENS": True,
     # Redis.
     "KEY_PREFIX": "rt:",
     "REDIS_URL": None,
@@ -233,7 +241,14 @@ def problems() -> list[str]:
             rate(getattr(s, name))
         except ValueError:
             errors.append(f"{name} must be a rate such as '10/15min' (s, min, hour or day), or None.")
-    for name in ("EMBEDDED_STORE", "UPDATE_LAST_LOGIN"):
+    if not (s.SIGNING_KEY is None or (isinstance(s.SIGNING_KEY, (str, bytes)) and s.SIGNING_KEY)):
+        errors.append("SIGNING_KEY must be None (derived from SECRET_KEY) or a non-empty string.")
+    fallbacks = s.SIGNING_KEY_FALLBACKS
+    if not (fallbacks is None or (isinstance(fallbacks, (list, tuple)) and all(
+        isinstance(key, (str, bytes)) and key for key in fallbacks
+    ))):  # fmt: skip
+        errors.append("SIGNING_KEY_FALLBACKS must be None (derived from SECRET_KEY_FALLBACKS) or a list of strings.")
+    for name in ("EMBEDDED_STORE", "UPDATE_LAST_LOGIN", "ACCEPT_UNKEYED_TOKENS"):
         if not isinstance(getattr(s, name), bool):
             errors.append(f"{name} must be True or False.")
     if not isinstance(s.KEY_PREFIX, str) or not s.KEY_PREFIX or "{" in s.KEY_PREFIX or "}" in s.KEY_PREFIX:

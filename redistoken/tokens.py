@@ -1,20 +1,25 @@
 """The token format: generation, parsing and the storage hash. No I/O.
 
-A token looks like ``rtk_1AbCdEfGh...`` and is built from::
+A token looks like ``rtk_2AbCdEfGh...`` and is built from::
 
     <prefix> "_" <version:1> <tag:8> <session id:12> <secret:27> <checksum:6>
 
-* ``version`` lets a future format coexist with this one, so a format change
-  never logs users out: parsers dispatch on it.
+* ``version`` lets formats coexist, so a format change never logs users
+  out: parsers dispatch on it. Version 2 (issued now) keys the tag and the
+  verifier with the deployment's signing key (an HMAC-SHA256); version 1
+  (issued before) hashed them unkeyed, and is still read.
 * ``tag`` is derived from the user id; every Redis key of one user shares it
   as a Redis Cluster hash tag, so it must be readable from the token alone.
+  Keyed, it tells nothing about the user without the key.
 * ``session id`` names the session in listings and URLs; it is not secret.
 * ``secret`` carries 160 bits from :mod:`secrets`.
 * ``checksum`` is a CRC32 of everything before it, so mistyped, truncated or
   made-up tokens are rejected without touching Redis (as GitHub tokens do).
 
 Only :func:`verifier` of a token is ever stored (sessions written before
-layout 2 hold :func:`legacy_verifier`, the same 128 bits in base64).
+layout 2 hold :func:`legacy_verifier`, the same 128 bits in base64). This
+module has no Django import: keys are passed in (:mod:`redistoken.keys`
+derives them from the settings).
 """
 
 from __future__ import annotations
@@ -22,12 +27,16 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import re
 import secrets
 from typing import NamedTuple
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-VERSION = "1"
+VERSION = "2"
+#: The format before keyed tags and verifiers; still parsed.
+UNKEYED_VERSION = "1"
+VERSIONS = (UNKEYED_VERSION, VERSION)
 TAG_LENGTH = 8
 SESSION_ID_LENGTH = 12
 SECRET_LENGTH = 27  # 62**27 > 2**160
@@ -51,14 +60,12 @@ class ParsedToken(NamedTuple):
     raw: str
     tag: str
     session_id: str
-
-    @property
-    def verifier(self) -> bytes:
-        return verifier(self.raw)
+    #: ``"2"``: keyed tag and verifier; ``"1"``: unkeyed (issued before).
+    version: str = VERSION
 
     def __repr__(self) -> str:
         """Without ``raw``: a repr ends up in logs and error reports."""
-        return f"ParsedToken(tag={self.tag!r}, session_id={self.session_id!r})"
+        return f"ParsedToken(tag={self.tag!r}, session_id={self.session_id!r}, version={self.version!r})"
 
 
 def _encode(number: int, length: int) -> str:
@@ -87,9 +94,12 @@ def _checksum(text: str) -> str:
     return _encode(binascii.crc32(text.encode("ascii")), CHECKSUM_LENGTH)
 
 
-def user_tag(user_id: object) -> str:
-    """The hash tag shared by all keys of one user (stable across processes)."""
-    digest = hashlib.sha256(f"redistoken-user:{user_id}".encode()).digest()
+def user_tag(user_id: object, key: bytes | None = None) -> str:
+    """The hash tag shared by all keys of one user (stable across processes):
+    an HMAC-SHA256 with ``key`` (format 2), or with none the unkeyed SHA-256
+    of format 1, which anyone can brute-force back to the user id."""
+    message = f"redistoken-user:{user_id}".encode()
+    digest = hashlib.sha256(message).digest() if key is None else hmac.digest(key, message, "sha256")
     return _encode(int.from_bytes(digest[:8], "big"), TAG_LENGTH)
 
 
@@ -97,9 +107,9 @@ def new_session_id() -> str:
     return _random(SESSION_ID_LENGTH)
 
 
-def generate(prefix: str, tag: str, session_id: str) -> str:
+def generate(prefix: str, tag: str, session_id: str, version: str = VERSION) -> str:
     """A fresh token for the session ``session_id`` of the user with ``tag``."""
-    head = f"{prefix}_{VERSION}{tag}{session_id}{_random(SECRET_LENGTH)}"
+    head = f"{prefix}_{version}{tag}{session_id}{_random(SECRET_LENGTH)}"
     return head + _checksum(head)
 
 
@@ -113,7 +123,7 @@ def parse(prefix: str, raw: str) -> ParsedToken:
     body = raw[len(prefix) + 1 :]
     if not _BODY_RE.fullmatch(body):
         raise MalformedToken("Invalid token format.")
-    if body[0] != VERSION:
+    if body[0] not in VERSIONS:
         raise MalformedToken("Unsupported token version.")
     # The checksum is public (anyone can compute it), so a plain comparison
     # of integers is right here; the secret is compared only in Redis, hashed.
@@ -121,18 +131,21 @@ def parse(prefix: str, raw: str) -> ParsedToken:
         raise MalformedToken("Invalid token checksum.")
     tag = body[1 : 1 + TAG_LENGTH]
     session_id = body[1 + TAG_LENGTH : 1 + TAG_LENGTH + SESSION_ID_LENGTH]
-    return ParsedToken(raw=raw, tag=tag, session_id=session_id)
+    return ParsedToken(raw=raw, tag=tag, session_id=session_id, version=body[0])
 
 
-def verifier(raw: str) -> bytes:
-    """The only form of a token kept at rest: 128 bits of its SHA-256, as
+def verifier(raw: str, key: bytes | None = None) -> bytes:
+    """The only form of a token kept at rest: 128 bits of its HMAC-SHA256
+    with ``key`` (format 2; with none, its SHA-256 as format 1 stored it), as
     16 raw bytes (Lua strings are binary-safe)."""
-    return hashlib.sha256(raw.encode("utf-8")).digest()[:16]
+    data = raw.encode("utf-8")
+    digest = hashlib.sha256(data).digest() if key is None else hmac.digest(key, data, "sha256")
+    return digest[:16]
 
 
-def legacy_verifier(raw: str) -> str:
+def legacy_verifier(raw: str, key: bytes | None = None) -> str:
     """:func:`verifier` in base64, as layout 1 stored it (and as DRF aliases are named)."""
-    return base64.urlsafe_b64encode(verifier(raw)).rstrip(b"=").decode("ascii")
+    return base64.urlsafe_b64encode(verifier(raw, key)).rstrip(b"=").decode("ascii")
 
 
 #: Bytes of a session id in binary (62**12 < 2**72), as layout 2 stores it.

@@ -54,7 +54,7 @@ def issue_legacy(user_id: object, *, device: str = "", ip: str = "", user_agent:
     s = token_settings
     uid = str(user_id)
     tag, session_id = tokens.user_tag(uid), tokens.new_session_id()
-    raw = tokens.generate(s.TOKEN_PREFIX, tag, session_id)
+    raw = tokens.generate(s.TOKEN_PREFIX, tag, session_id, tokens.UNKEYED_VERSION)
     client = connection.get_client()
     seconds, micros = client.time()
     now = seconds * 1000 + micros // 1000 - int(age * 1000)
@@ -65,4 +65,22 @@ def issue_legacy(user_id: object, *, device: str = "", ip: str = "", user_agent:
     expires = min(now + int(s.IDLE_TIMEOUT * 1000), absolute)
     if client.pexpiretime(key) < expires:
         client.pexpireat(key, expires)
+    return raw
+
+
+def issue_v1(user_id: object) -> str:
+    """A format-1 token (unkeyed tag and verifier) and its layout-2 session,
+    as the store wrote them before format 2. Returns the raw token."""
+    from redistoken.store import scripts
+    from redistoken.store.records import ms, pack
+
+    s = token_settings
+    uid = str(user_id)
+    tag, session_id = tokens.user_tag(uid), tokens.new_session_id()
+    raw = tokens.generate(s.TOKEN_PREFIX, tag, session_id, tokens.UNKEYED_VERSION)
+    packed = pack("", "", "", "")
+    scripts.issue(
+        store.user_key(tag), tokens.session_field(session_id), tokens.verifier(raw), packed.kinds, "",
+        packed.rest, "", ms(s.IDLE_TIMEOUT), ms(s.ABSOLUTE_LIFETIME), uid, s.MAX_SESSIONS_PER_USER, b"",
+    )  # fmt: skip
     return raw

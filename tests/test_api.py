@@ -36,7 +36,7 @@ def test_login_returns_a_token_response(client, user):
     response = login(client, device="Pixel 8")
     assert response.status_code == 200
     body = response.json()
-    assert body["token"].startswith("rtk_1")
+    assert body["token"].startswith("rtk_2")
     assert body["token_type"] == "Token"
     assert body["expires_in"] == int(token_settings.IDLE_TIMEOUT)
     assert body["session"]["device"] == "Pixel 8"

@@ -26,6 +26,7 @@ FLOORS: dict[str, int] = {
     "redistoken.credentials": 0,
     # The Redis client, and HTTP pieces that read only the settings.
     "redistoken.connection": 1,
+    "redistoken.keys": 1,
     "redistoken.exceptions": 1,
     "redistoken.client_address": 1,
     "redistoken.parsers": 1,

@@ -21,7 +21,7 @@ def test_round_trip_exposes_tag_and_session_id():
     parsed = tokens.parse(PREFIX, raw)
     assert parsed.tag == tokens.user_tag(42)
     assert parsed.session_id == session_id
-    assert raw.startswith("rtk_1")
+    assert raw.startswith("rtk_2")
 
 
 def test_tokens_are_unique_and_carry_enough_entropy():
@@ -53,7 +53,7 @@ def test_truncated_and_extended_tokens_are_rejected():
 
 def test_unknown_version_is_rejected():
     raw = make()
-    head = raw[:4] + "2" + raw[5 : -tokens.CHECKSUM_LENGTH]
+    head = raw[:4] + "3" + raw[5 : -tokens.CHECKSUM_LENGTH]
     with pytest.raises(tokens.MalformedToken, match="version"):
         tokens.parse(PREFIX, head + tokens._checksum(head))
 

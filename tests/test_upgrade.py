@@ -56,7 +56,7 @@ def test_a_layout_1_session_is_revoked_by_its_token_and_by_id():
 
 def test_a_layout_1_session_of_a_wrong_token_is_refused():
     old = parse(layouts.issue_legacy(9))
-    forged = tokens.generate(token_settings.TOKEN_PREFIX, old.tag, old.session_id)
+    forged = tokens.generate(token_settings.TOKEN_PREFIX, old.tag, old.session_id, tokens.UNKEYED_VERSION)
     assert store.authenticate(parse(forged)) is None
     assert store.authenticate(old) is not None
 

@@ -15,7 +15,7 @@ from ..connection import get_client, is_cluster, primaries, text
 from ..settings import token_settings
 from . import scripts
 from .errors import unavailable_as_error
-from .records import Reason, ms
+from .records import Reason, glob_escape, is_user_key, ms, user_key_glob
 from .sessions import announce_revoked, revoke_all
 
 Progress = Callable[[int], None]
@@ -39,16 +39,6 @@ def revoke_all_for_users(users: Iterable[Any], *, reason: Reason = Reason.ADMIN,
     change must call this itself, e.g. with ``qs.values_list("pk", flat=True)``.
     """
     return sum(len(revoke_all(user, reason=reason, actor=actor)) for user in users)
-
-
-def _glob_escape(value: str) -> str:
-    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in value)
-
-
-def user_hashes_match() -> str:
-    """The SCAN pattern of the user hashes only: ``P{`` + a tag + ``}``, so the
-    login throttle's ``P{throttle}:...`` counters and DRF aliases never match."""
-    return _glob_escape(token_settings.KEY_PREFIX) + "{" + "?" * tokens.TAG_LENGTH + "}"
 
 
 def size_hint() -> int:
@@ -82,7 +72,7 @@ def revoke_everything(
     and logs each session like any other revocation.
     """
     done = revoked = 0
-    for client, keys in _scan(_glob_escape(token_settings.KEY_PREFIX) + "{*}", batch_size):
+    for client, keys in _scan(user_key_glob(), batch_size):
         results = scripts.run_many(
             client, scripts.revoke, [scripts.revoke.args(key, "", "hash", "", b"", b"", "") for key in keys]
         )
@@ -101,8 +91,8 @@ def stats(*, batch_size: int = 500, progress: Progress | None = None) -> Stats:
     memory: int | None = 0
     done = 0
     idle, lifetime = ms(token_settings.IDLE_TIMEOUT), ms(token_settings.ABSOLUTE_LIFETIME)
-    for client, keys in _scan(_glob_escape(prefix) + "*", batch_size):
-        user_hashes = [key for key in keys if key.startswith(prefix + "{")]
+    for client, keys in _scan(glob_escape(prefix) + "*", batch_size):
+        user_hashes = [key for key in keys if is_user_key(key)]
         aliases += sum(1 for key in keys if key.startswith(prefix + "drf:"))
         sizes = [("memory_usage", (key, 0)) for key in keys] if memory is not None else []
         calls = [scripts.census.args(key, idle, lifetime) for key in user_hashes]
@@ -141,7 +131,7 @@ def scan_sessions(*, batch_size: int = 500, progress: Progress | None = None) ->
     ``progress`` gets the number of keys scanned so far."""
     idle, lifetime = ms(token_settings.IDLE_TIMEOUT), ms(token_settings.ABSOLUTE_LIFETIME)
     done = 0
-    for client, keys in _scan(user_hashes_match(), batch_size):
+    for client, keys in _scan(user_key_glob(), batch_size):
         results = scripts.run_many(client, scripts.roster, [scripts.roster.args(key, idle, lifetime) for key in keys])
         batch = [
             Listed(key, field if isinstance(field, bytes) else field.encode(), text(uid), text(credential))

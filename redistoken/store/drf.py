@@ -3,7 +3,10 @@ token of ours from an imported DRF key.
 
 An imported key gets a session in its user's hash (id derived from the key,
 verifier as for any token) and an alias ``P drf:<verifier>`` ->
-``<tag>:<session id>`` living as long as the session can.
+``<tag>:<session id>`` living as long as the session can. Both are keyed
+with the signing key, as format-2 tokens are (:mod:`redistoken.keys`); an
+alias written before (unkeyed) is still found while ``ACCEPT_UNKEYED_TOKENS``
+is on.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .. import tokens
+from .. import keys, tokens
 from ..connection import get_client, text
 from ..settings import token_settings
 from . import scripts
@@ -38,12 +41,13 @@ def import_drf_tokens(rows: list[LegacyToken]) -> int:
     live in different Cluster slots, so they cannot share a script).
     """
     s = token_settings
+    key = keys.signing_keys()[0]
     prepared = []
     for row in rows:
         user_id = user_id_of(row.user_id)
-        verifier = tokens.legacy_verifier(row.key)
-        tag, session_id = tokens.user_tag(user_id), tokens.derived_session_id(row.key)
-        prepared.append((user_id, verifier, tag, session_id, tokens.verifier(row.key)))
+        verifier = tokens.legacy_verifier(row.key, key)
+        tag, session_id = keys.current_tag(user_id), tokens.derived_session_id(row.key)
+        prepared.append((user_id, verifier, tag, session_id, tokens.verifier(row.key, key)))
     with unavailable_as_error():
         client = get_client()
         pipe = client.pipeline(transaction=False)
@@ -67,26 +71,41 @@ def import_drf_tokens(rows: list[LegacyToken]) -> int:
 
 
 def resolve_drf_token(raw: str) -> tokens.ParsedToken | None:
-    """The session an imported DRF key stands for, or ``None`` if never imported."""
+    """The session an imported DRF key stands for, or ``None`` if never
+    imported: its alias under each signing key (and the unkeyed one of
+    before) in one pipelined round trip."""
+    versions = [tokens.VERSION] * len(keys.signing_keys())
+    names = [drf_alias_key(tokens.legacy_verifier(raw, key)) for key in keys.signing_keys()]
+    if token_settings.ACCEPT_UNKEYED_TOKENS:
+        versions.append(tokens.UNKEYED_VERSION)
+        names.append(drf_alias_key(tokens.legacy_verifier(raw)))
     with unavailable_as_error():
-        target = get_client().get(drf_alias_key(tokens.legacy_verifier(raw)))
-    if target is None:
-        return None
-    tag, _, session_id = text(target).partition(":")
-    return tokens.ParsedToken(raw=raw, tag=tag, session_id=session_id)
+        pipe = get_client().pipeline(transaction=False)
+        for name in names:
+            pipe.get(name)
+        targets = pipe.execute()
+    for version, target in zip(versions, targets, strict=True):
+        if target is not None:
+            tag, _, session_id = text(target).partition(":")
+            return tokens.ParsedToken(raw=raw, tag=tag, session_id=session_id, version=version)
+    return None
 
 
 def resolve_token(raw: str) -> tokens.ParsedToken | None:
     """The session a presented token names, decided in one place for every face.
 
     A token with our prefix is parsed (no I/O; :class:`~redistoken.tokens.MalformedToken`
-    when it is not a valid one); with ``ACCEPT_DRF_TOKENS``, a DRF key is looked
-    up among the imported ones (one round trip). ``None``: not ours, or a DRF
+    when it is not a valid one, or of format 1 with ``ACCEPT_UNKEYED_TOKENS``
+    off); with ``ACCEPT_DRF_TOKENS``, a DRF key is looked up among the
+    imported ones (one round trip). ``None``: not ours, or a DRF
     key never imported, which another authentication class may still accept.
     """
     prefix = token_settings.TOKEN_PREFIX
     if tokens.owns(prefix, raw):
-        return tokens.parse(prefix, raw)
+        token = tokens.parse(prefix, raw)
+        if token.version == tokens.UNKEYED_VERSION and not token_settings.ACCEPT_UNKEYED_TOKENS:
+            raise tokens.MalformedToken("Unkeyed tokens are no longer accepted.")
+        return token
     if token_settings.ACCEPT_DRF_TOKENS and tokens.DRF_KEY_RE.fullmatch(raw):
         return resolve_drf_token(raw)
     return None

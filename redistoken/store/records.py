@@ -95,6 +95,30 @@ def user_key(tag: str) -> str:
     return f"{token_settings.KEY_PREFIX}{{{tag}}}"
 
 
+def glob_escape(value: str) -> str:
+    """``value`` matched literally in a SCAN pattern."""
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in value)
+
+
+def user_key_glob() -> str:
+    """A SCAN pattern matching user hashes only (``P{<8 letters or digits>}``),
+    not the other keys under the prefix (``P{throttle}:...``, ``P drf:...``)."""
+    return glob_escape(token_settings.KEY_PREFIX) + "{" + "[0-9A-Za-z]" * tokens.TAG_LENGTH + "}"
+
+
+def is_user_key(key: str) -> bool:
+    """Whether ``key`` (under the prefix) names a user hash."""
+    prefix = token_settings.KEY_PREFIX
+    tag = key[len(prefix) + 1 : -1]
+    return (
+        key.startswith(prefix + "{")
+        and key.endswith("}")
+        and len(tag) == tokens.TAG_LENGTH
+        and tag.isascii()
+        and tag.isalnum()
+    )
+
+
 def drf_alias_key(verifier: str) -> str:
     """Where an imported DRF key's verifier points to its session."""
     return f"{token_settings.KEY_PREFIX}drf:{verifier}"

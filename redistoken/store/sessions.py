@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import devices, local_cache, signals, tokens
-from ..connection import text
+from .. import devices, keys, local_cache, signals, tokens
+from ..connection import get_client, text
 from ..settings import token_settings
 from . import scripts
-from .errors import logger
+from .errors import logger, unavailable_as_error
 from .records import (
     CREDENTIAL_MAX,
     USER_AGENT_MAX_BYTES,
@@ -52,7 +52,7 @@ def issue_token(
     """
     s = token_settings
     user_id = user_id_of(user)
-    tag = tokens.user_tag(user_id)
+    tag = keys.current_tag(user_id)
     session_id = tokens.new_session_id()
     raw = tokens.generate(s.TOKEN_PREFIX, tag, session_id)
     user_agent = clip(user_agent, s.USER_AGENT_MAX_LENGTH)
@@ -62,7 +62,7 @@ def issue_token(
     result = scripts.issue(
         user_key(tag),
         tokens.session_field(session_id),
-        tokens.verifier(raw),
+        tokens.verifier(raw, keys.signing_keys()[0]),
         packed.kinds,
         credential,
         packed.rest,
@@ -102,13 +102,12 @@ def authenticate(token: tokens.ParsedToken) -> Session | None:
 
 def _authenticate(token: tokens.ParsedToken) -> Session | None:
     s = token_settings
-    digest = token.verifier
     result = scripts.authenticate(
         user_key(token.tag),
         tokens.session_field(token.session_id),
         token.session_id,
-        digest,
-        tokens.legacy_verifier(token.raw),
+        keys.verifiers(token),
+        _unkeyed_legacy(token),
         ms(s.IDLE_TIMEOUT),
         ms(s.RENEW_INTERVAL),
         ms(s.ABSOLUTE_LIFETIME),
@@ -142,26 +141,43 @@ def _authenticate_for_cache(token: tokens.ParsedToken) -> tuple[Session | None, 
     return session, (until_ms - session.now_ms - 1) / 1000
 
 
+def _unkeyed_legacy(token: tokens.ParsedToken) -> str:
+    """The base64 verifier a layout-1 session of ``token`` holds: only a
+    format-1 token can have one."""
+    return tokens.legacy_verifier(token.raw) if token.version == tokens.UNKEYED_VERSION else ""
+
+
+def _per_hash(user_id: str, script: scripts.Script[Any], *args: Any) -> list[Any]:
+    """``script(hash, *args)`` on each hash the user's sessions may be in
+    (:func:`redistoken.keys.user_tags`: one per signing key, and format 1's):
+    one pipelined round trip on a single server, one call per hash on Cluster."""
+    calls = [script.args(user_key(tag), *args) for tag in keys.user_tags(user_id)]
+    if len(calls) == 1:
+        return [script(*calls[0])]
+    with unavailable_as_error():
+        client = get_client()
+    return scripts.run_many(client, script, calls)
+
+
 def list_sessions(user: Any) -> list[Session]:
-    """The user's live sessions, most recently used first."""
+    """The user's live sessions (under every signing key), most recently used first."""
     user_id = user_id_of(user)
     s = token_settings
-    key = user_key(tokens.user_tag(user_id))
-    result = scripts.sessions(key, user_id, ms(s.IDLE_TIMEOUT), ms(s.ABSOLUTE_LIFETIME))
-    now_ms = int(result[0])
-    rows = [result[i : i + 6] for i in range(1, len(result), 6)]
-    found = [
-        session_from(int(layout), field, value, meta, agent, user_id, int(expires_at_ms), now_ms)
-        for layout, field, value, meta, agent, expires_at_ms in rows
-    ]
+    found = []
+    for result in _per_hash(user_id, scripts.sessions, user_id, ms(s.IDLE_TIMEOUT), ms(s.ABSOLUTE_LIFETIME)):
+        now_ms = int(result[0])
+        rows = [result[i : i + 6] for i in range(1, len(result), 6)]
+        found += [
+            session_from(int(layout), field, value, meta, agent, user_id, int(expires_at_ms), now_ms)
+            for layout, field, value, meta, agent, expires_at_ms in rows
+        ]
     return sorted(found, key=lambda session: session.last_used_ms, reverse=True)
 
 
-def _revoke(user_id: str, mode: scripts.Mode, session_id: str = "", raw: str = "", tag: str = "") -> list[Any]:
-    key = user_key(tag or tokens.user_tag(user_id))
+def _revoke(user_id: str, mode: scripts.Mode, session_id: str = "") -> list[Any]:
     field = tokens.session_field(session_id) if session_id else b""
-    verifier, legacy = (tokens.verifier(raw), tokens.legacy_verifier(raw)) if raw else (b"", "")
-    return list(scripts.revoke(key, user_id, mode, session_id, verifier, field, legacy))
+    results = _per_hash(user_id, scripts.revoke, user_id, mode, session_id, b"", field, "")
+    return [item for result in results for item in result]
 
 
 def revoke_session(user: Any, session_id: str, *, reason: Reason = Reason.LOGOUT, actor: Any = None) -> bool:
@@ -185,8 +201,11 @@ def revoke_other_sessions(
 
 def revoke_token(token: tokens.ParsedToken, *, reason: Reason = Reason.LOGOUT, actor: Any = None) -> bool:
     """End the session of a token, whoever owns it (RFC 7009 revocation)."""
-    revoked = _revoke("", "token", token.session_id, token.raw, tag=token.tag)
-    return bool(announce_revoked(revoked, reason, actor))
+    field = tokens.session_field(token.session_id)
+    revoked = scripts.revoke(
+        user_key(token.tag), "", "token", token.session_id, keys.verifiers(token), field, _unkeyed_legacy(token)
+    )
+    return bool(announce_revoked(list(revoked), reason, actor))
 
 
 def set_credential(user: Any, session_id: str, credential: str) -> bool:
@@ -196,8 +215,8 @@ def set_credential(user: Any, session_id: str, credential: str) -> bool:
     if not tokens.SESSION_ID_RE.fullmatch(session_id):
         return False
     user_id = user_id_of(user)
-    key, field = user_key(tokens.user_tag(user_id)), tokens.session_field(session_id)
-    return bool(scripts.recredential(key, user_id, field, _credential(credential)))
+    field = tokens.session_field(session_id)
+    return any(_per_hash(user_id, scripts.recredential, user_id, field, _credential(credential)))
 
 
 def _credential(credential: str) -> str:

@@ -3,8 +3,11 @@
 -- KEYS[1]  the user's hash  {prefix}{tag}; see lua/common.lua for the layouts
 -- ARGV[1]  the session id in binary (9 bytes: layout 2)
 -- ARGV[2]  the session id as text (12 characters: layout 1)
--- ARGV[3]  the token's verifier (16 bytes)
--- ARGV[4]  the same in base64 (22 characters), as layout 1 stored it
+-- ARGV[3]  the token's candidate verifiers: 16 bytes under each signing
+--          key (current first), concatenated; for a format-1 token its one
+--          unkeyed verifier
+-- ARGV[4]  the unkeyed verifier in base64 (22 characters), as layout 1
+--          stored it ('' for a format-2 token: layout 1 predates it)
 -- ARGV[5]  idle timeout (ms)
 -- ARGV[6]  renew interval (ms): renew only when the last renewal is at least
 --          this old, so a busy session is not rewritten (and replicated) on
@@ -34,14 +37,14 @@ local got = redis.call('HMGET', key, sid, sid .. 'm', sid .. 'a', '\0', ARGV[2],
 local s, uid
 if got[1] then
     s = parse2(got[1])
-    if s.verifier ~= ARGV[3] then return false end
+    if not is_verifier(s.verifier, ARGV[3]) then return false end
     s.field, s.meta = sid, got[2]
     uid = got[4]
     if s.slot ~= 0 then uid = redis.call('HGET', key, string.char(s.slot)) end
     if not uid then return false end
 elseif got[5] then
     s = parse1(got[5])
-    if s.verifier ~= ARGV[4] then return false end
+    if ARGV[4] == '' or s.verifier ~= ARGV[4] then return false end
     s.field, uid = ARGV[2], s.uid
 else
     return false

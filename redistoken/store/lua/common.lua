@@ -84,6 +84,15 @@ local function parse1(value)
     }
 end
 
+-- Whether a stored verifier is one of `candidates`: 16-byte verifiers
+-- concatenated, one per signing key (the token's under each key).
+local function is_verifier(verifier, candidates)
+    for i = 1, #candidates, 16 do
+        if string.sub(candidates, i, i + 15) == verifier then return true end
+    end
+    return false
+end
+
 -- When a session dies: idle timeout after its last use, or the absolute
 -- lifetime after its creation (both as set now), or the deadline recorded
 -- when it was last written, whichever comes first. The one rule of a

@@ -10,9 +10,10 @@
 --            "user"     every session of the user
 --            "hash"     every session in the hash, whoever's (revoke --all)
 -- ARGV[3]  a session id as text (12 characters; '' when unused)
--- ARGV[4]  a verifier (for "token", 16 bytes; '' otherwise)
+-- ARGV[4]  for "token", its candidate verifiers (16 bytes per signing key,
+--          concatenated, as for authenticate.lua); '' otherwise
 -- ARGV[5]  the session id ARGV[3] in binary (9 bytes; '' when unused)
--- ARGV[6]  the verifier ARGV[4] in base64, as layout 1 stored it
+-- ARGV[6]  the unkeyed verifier in base64, as layout 1 stored it ('' for none)
 --
 -- Uses common.lua (prepended).
 --
@@ -27,7 +28,8 @@ for _, s in ipairs(sessions) do
     if mode == 'session' then
         matches = named and s.uid == uid
     elseif mode == 'token' then
-        matches = named and (s.verifier == ARGV[4] or s.verifier == ARGV[6])
+        matches = named and ((s.layout == 2 and is_verifier(s.verifier, ARGV[4]))
+            or (s.layout == 1 and ARGV[6] ~= '' and s.verifier == ARGV[6]))
     elseif mode == 'others' then
         matches = not named and s.uid == uid
     else
