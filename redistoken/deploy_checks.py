@@ -14,6 +14,7 @@ import redis
 from django.core.checks import CheckMessage, Warning, register
 from redis.exceptions import RedisClusterException
 
+from . import store
 from .connection import is_embedded, primaries, text
 from .settings import check_hint
 
@@ -111,3 +112,32 @@ def check_redis_deployment(app_configs: Any = None, **kwargs: Any) -> list[Check
             )
         )
     return messages
+
+
+@register("redistoken", deploy=True)
+def check_shared_prefix(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Sessions under our prefix that our keys did not make: another
+    deployment shares the database and prefix (isolated from us by its key,
+    but ``revoke --all`` and ``stats`` would count it in), or a key was
+    retired while its sessions live. A sample: about the first 1000 hashes."""
+    if is_embedded():
+        return []
+    try:
+        foreign = store.foreign_sessions()
+    except (store.StoreUnavailable, redis.exceptions.RedisError, RedisClusterException):
+        return []  # redistoken.W011 already says Redis is unreachable
+    if not foreign:
+        return []
+    return [
+        Warning(
+            f"{foreign} session(s) under KEY_PREFIX were made with a signing key this deployment does not have: "
+            "another deployment shares this Redis database and prefix, or a key was dropped from "
+            "SIGNING_KEY_FALLBACKS too early.",
+            hint=check_hint(
+                "redistoken.W016",
+                "Give each deployment its own KEY_PREFIX (or database); keep a rotated key in "
+                "SIGNING_KEY_FALLBACKS until ABSOLUTE_LIFETIME has passed.",
+            ),
+            id="redistoken.W016",
+        )
+    ]

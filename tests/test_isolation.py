@@ -74,3 +74,18 @@ def test_revoke_everything_leaves_throttle_keys_alone():
     assert store.authenticate(_parse(issued.token)) is None
     assert client.get(throttle_key) in (b"3", "3")
     client.delete(throttle_key)
+
+
+def test_reconcile_and_w016_leave_another_deployments_sessions_alone(settings, backend):
+    from redistoken.deploy_checks import check_shared_prefix
+
+    _as(settings, "deployment-b")
+    theirs = store.issue_token("9999")  # no such user here: reconcile would take it for deleted
+    _as(settings, "deployment-a")
+    shared = [] if backend == "fakeredis" else ["redistoken.W016"]  # the embedded store is never shared
+    assert [c.id for c in check_shared_prefix()] == shared
+    assert [s.session_id for batch in store.scan_sessions() for s in batch] == []
+    _as(settings, "deployment-b")
+    assert check_shared_prefix() == []
+    assert store.authenticate(_parse(theirs.token)) is not None
+    store.revoke_all("9999")

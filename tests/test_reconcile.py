@@ -22,7 +22,7 @@ from rest_framework.test import APIClient
 from redistoken import signals, store
 from redistoken.settings import token_settings
 from redistoken.store import bulk
-from redistoken.store.records import user_key_glob
+from redistoken.store.records import glob_escape, user_key_glob
 
 from . import layouts
 
@@ -184,7 +184,7 @@ def test_the_scan_reads_user_hashes_only():
     login("alice")
     refused = APIClient().post("/auth/login/", {"username": "alice", "password": "wrong"})
     assert refused.status_code == 400
-    everything = [key for _client, keys in bulk._scan(bulk._glob_escape(token_settings.KEY_PREFIX) + "*", 100)
+    everything = [key for _client, keys in bulk._scan(glob_escape(token_settings.KEY_PREFIX) + "*", 100)
                   for key in keys]  # fmt: skip
     hashes = [key for _client, keys in bulk._scan(user_key_glob(), 100) for key in keys]
     assert any("{throttle}" in key for key in everything)

@@ -15,7 +15,7 @@ from ..connection import get_client, is_cluster, primaries, text
 from ..settings import token_settings
 from . import scripts
 from .errors import unavailable_as_error
-from .records import Reason, glob_escape, is_user_key, ms, user_key_glob
+from .records import Reason, glob_escape, is_ours, is_user_key, ms, user_key_glob
 from .sessions import announce_revoked, revoke_all
 
 Progress = Callable[[int], None]
@@ -126,9 +126,29 @@ class Listed:
 
 
 def scan_sessions(*, batch_size: int = 500, progress: Progress | None = None) -> Iterator[list[Listed]]:
-    """Every live session of the store, a batch of user hashes at a time
-    (SCAN over every primary, one pipelined round trip per batch); read-only.
-    ``progress`` gets the number of keys scanned so far."""
+    """Every live session of this deployment, a batch of user hashes at a
+    time (SCAN over every primary, one pipelined round trip per batch);
+    read-only. Sessions another deployment keeps under the same prefix
+    (:func:`.records.is_ours`) are left out. ``progress`` gets the number of
+    keys scanned so far."""
+    for batch in _rosters(batch_size, progress):
+        yield [session for session in batch if is_ours(session.key, session.user_id)]
+
+
+def foreign_sessions(*, max_keys: int = 1000) -> int:
+    """How many sessions in (about) the first ``max_keys`` user hashes are not
+    this deployment's: another deployment, or a signing key since retired,
+    shares this Redis database and ``KEY_PREFIX`` (check W016)."""
+    found = scanned = 0
+    for batch in _rosters(min(max_keys, 500)):
+        found += sum(1 for session in batch if not is_ours(session.key, session.user_id))
+        scanned += len({session.key for session in batch})
+        if scanned >= max_keys:
+            break
+    return found
+
+
+def _rosters(batch_size: int, progress: Progress | None = None) -> Iterator[list[Listed]]:
     idle, lifetime = ms(token_settings.IDLE_TIMEOUT), ms(token_settings.ABSOLUTE_LIFETIME)
     done = 0
     for client, keys in _scan(user_key_glob(), batch_size):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from .. import tokens
+from .. import keys, tokens
 from ..connection import text
 from ..settings import token_settings
 
@@ -93,6 +93,14 @@ def user_id_of(user: Any) -> str:
 def user_key(tag: str) -> str:
     """The hash holding every session of the users with this tag."""
     return f"{token_settings.KEY_PREFIX}{{{tag}}}"
+
+
+def is_ours(key: str, user_id: str) -> bool:
+    """Whether this deployment keeps sessions of ``user_id`` in the hash
+    ``key``: another deployment sharing the prefix stores the same user id
+    under other tags (its own signing key), and its sessions are not ours to
+    list or revoke. Format-1 tags are unkeyed, so alike in every deployment."""
+    return key in {user_key(tag) for tag in keys.user_tags(user_id)}
 
 
 def glob_escape(value: str) -> str:
