@@ -1,8 +1,8 @@
 """Switching from ``rest_framework.authtoken``: imported keys keep working."""
 
 import io
-import time
 import json
+import time
 
 import pytest
 from django.contrib.auth import get_user_model

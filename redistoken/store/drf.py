@@ -14,7 +14,7 @@ from typing import Any
 
 from .. import tokens
 from ..connection import get_client, text
-from ..settings import token_settings
+from ..settings import token_prefixes, token_settings
 from . import scripts
 from .errors import unavailable_as_error
 from .records import drf_alias_key, ms, user_id_of, user_key
@@ -79,14 +79,15 @@ def resolve_drf_token(raw: str) -> tokens.ParsedToken | None:
 def resolve_token(raw: str) -> tokens.ParsedToken | None:
     """The session a presented token names, decided in one place for every face.
 
-    A token with our prefix is parsed (no I/O; :class:`~redistoken.tokens.MalformedToken`
-    when it is not a valid one); with ``ACCEPT_DRF_TOKENS``, a DRF key is looked
-    up among the imported ones (one round trip). ``None``: not ours, or a DRF
-    key never imported, which another authentication class may still accept.
+    A token with our prefix (``TOKEN_PREFIX`` or one of ``TOKEN_PREFIX_FALLBACKS``)
+    is parsed (no I/O; :class:`~redistoken.tokens.MalformedToken` when it is not
+    a valid one); with ``ACCEPT_DRF_TOKENS``, a DRF key is looked up among the
+    imported ones (one round trip). ``None``: a foreign prefix, or a DRF key
+    never imported, which another authentication class may still accept.
     """
-    prefix = token_settings.TOKEN_PREFIX
-    if tokens.owns(prefix, raw):
-        return tokens.parse(prefix, raw)
+    for prefix in token_prefixes():
+        if tokens.owns(prefix, raw):
+            return tokens.parse(prefix, raw)
     if token_settings.ACCEPT_DRF_TOKENS and tokens.DRF_KEY_RE.fullmatch(raw):
         return resolve_drf_token(raw)
     return None
