@@ -13,6 +13,10 @@ class RedisTokenConfig(AppConfig):
         from .account_events import connect
 
         connect()  # account events end sessions
+        if apps.is_installed("rest_framework.authtoken"):
+            from . import imported_keys
+
+            imported_keys.connect()  # revoked imported DRF keys stay dead
         if apps.is_installed("django.contrib.admin"):
             from django.contrib.admin import site
             from django.contrib.auth import get_user_model

@@ -8,7 +8,7 @@ from django.core.checks import CheckMessage, Error, Warning, register
 
 from . import client_address, local_cache
 from .connection import EMBEDDED_REFUSED, embedded_refused, is_embedded
-from .settings import check_hint, problems, token_settings
+from .settings import check_hint, problems, token_prefixes, token_settings
 
 
 @register("redistoken")
@@ -82,3 +82,27 @@ def check_authentication_order(app_configs: Any = None, **kwargs: Any) -> list[C
             )
         ]
     return []
+
+
+@register("redistoken")
+def check_knox_prefix(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """knox's tokens are its ``TOKEN_PREFIX`` then hex: when that prefix starts
+    with one of ours and ``_``, our class claims every knox token (and refuses
+    it as malformed) before knox's class can see it."""
+    from django.conf import settings
+
+    knox_prefix = str((getattr(settings, "REST_KNOX", None) or {}).get("TOKEN_PREFIX") or "")
+    claimed = [prefix for prefix in token_prefixes() if knox_prefix.startswith(f"{prefix}_")]
+    if not claimed:
+        return []
+    return [
+        Error(
+            f"knox's TOKEN_PREFIX {knox_prefix!r} overlaps redistoken's prefix {claimed[0]!r}: "
+            "redistoken would refuse every knox token before knox's class sees it.",
+            hint=check_hint(
+                "redistoken.E003",
+                "Keep knox's own prefix (its default is none) and a different REDISTOKEN['TOKEN_PREFIX'].",
+            ),
+            id="redistoken.E003",
+        )
+    ]

@@ -113,12 +113,16 @@ def add_links(result: dict[str, Any], generator: Any, request: Any, public: bool
     """A drf-spectacular postprocessing hook (add it to
     ``SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]``): OpenAPI links from a
     session listing to ending each listed session, for clients and for
-    stateful testing (schemathesis follows them)."""
+    stateful testing (schemathesis follows them); a paginated listing's
+    sessions are under ``results``, as DRF's page-number and limit-offset
+    paginations put them."""
     operations = {op.get("operationId"): op for item in result.get("paths", {}).values() for op in item.values()}
     for listing, target in (("redistoken_sessions", "redistoken_session_revoke"),
                             ("redistoken_user_sessions", "redistoken_user_session_revoke")):
         if listing in operations and target in operations:
-            parameters = {"session_id": "$response.body#/0/id"}
+            listed = operations[listing]["responses"]["200"]["content"]["application/json"]["schema"]
+            first = "/0" if listed.get("type") == "array" else "/results/0"  # paginated: DRF's "results"
+            parameters = {"session_id": f"$response.body#{first}/id"}
             if "user" in target:
                 parameters["user_id"] = "$request.path.user_id"
             links = operations[listing]["responses"]["200"].setdefault("links", {})

@@ -43,6 +43,9 @@ DEFAULTS: dict[str, Any] = {
     "RENEW_INTERVAL": None,
     # Token format and HTTP.
     "TOKEN_PREFIX": "rtk",
+    # Earlier prefixes still accepted (new tokens get TOKEN_PREFIX), so a
+    # change of TOKEN_PREFIX logs nobody out.
+    "TOKEN_PREFIX_FALLBACKS": (),
     "AUTH_HEADER_KEYWORDS": ("Token", "Bearer"),  # the first is named in challenges and token_type
     "WWW_AUTHENTICATE_REALM": "api",
     "USER_LOADING": "lazy",  # or "eager"
@@ -170,11 +173,12 @@ class TokenSettings:
             if merged["RENEW_INTERVAL"] is None:
                 idle = merged["IDLE_TIMEOUT"]
                 merged["RENEW_INTERVAL"] = min(60.0, idle / 10) if isinstance(idle, float) else 60.0
-            keywords = merged["AUTH_HEADER_KEYWORDS"]
-            if isinstance(keywords, str):
-                merged["AUTH_HEADER_KEYWORDS"] = (keywords,)
-            elif isinstance(keywords, (list, set, frozenset)):
-                merged["AUTH_HEADER_KEYWORDS"] = tuple(keywords)
+            for name in ("AUTH_HEADER_KEYWORDS", "TOKEN_PREFIX_FALLBACKS"):
+                words = merged[name]
+                if isinstance(words, str):
+                    merged[name] = (words,)
+                elif isinstance(words, (list, set, frozenset)):
+                    merged[name] = tuple(words)
             self._cache = merged
         return self._cache
 
@@ -225,9 +229,11 @@ def problems() -> list[str]:
             errors.append("ABSOLUTE_LIFETIME must not be shorter than IDLE_TIMEOUT.")
         if s.RENEW_INTERVAL >= s.IDLE_TIMEOUT:
             errors.append("RENEW_INTERVAL must be shorter than IDLE_TIMEOUT, or sessions in use would expire.")
-    prefix = s.TOKEN_PREFIX
-    if not (isinstance(prefix, str) and prefix.isascii() and prefix.isalnum() and 1 <= len(prefix) <= 10):
+    if not _is_prefix(s.TOKEN_PREFIX):
         errors.append("TOKEN_PREFIX must be 1 to 10 ASCII letters or digits.")
+    fallbacks = s.TOKEN_PREFIX_FALLBACKS
+    if not isinstance(fallbacks, tuple) or not all(_is_prefix(prefix) for prefix in fallbacks):
+        errors.append("TOKEN_PREFIX_FALLBACKS must be a list of prefixes (1 to 10 ASCII letters or digits each).")
     keywords = s.AUTH_HEADER_KEYWORDS
     if not keywords or not all(isinstance(k, str) and k.isascii() and k.isalpha() for k in keywords):
         errors.append("AUTH_HEADER_KEYWORDS must be a non-empty list of words such as 'Token' or 'Bearer'.")
@@ -288,6 +294,15 @@ def problems() -> list[str]:
     if not isinstance(s.ACCEPT_DRF_TOKENS, bool):
         errors.append("ACCEPT_DRF_TOKENS must be True or False.")
     return errors
+
+
+def _is_prefix(value: object) -> bool:
+    return isinstance(value, str) and value.isascii() and value.isalnum() and 1 <= len(value) <= 10
+
+
+def token_prefixes() -> tuple[str, ...]:
+    """The prefixes a presented token may carry: ``TOKEN_PREFIX``, then its fallbacks."""
+    return (token_settings.TOKEN_PREFIX, *token_settings.TOKEN_PREFIX_FALLBACKS)
 
 
 def cluster_url_problems(url: object) -> list[str]:

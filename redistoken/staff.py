@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from . import store
 from .models import may_revoke_sessions
 from .users import user_by_pk
-from .views import StoreView
+from .views import SessionListing, StoreView
 
 
 class CanRevokeSessions(BasePermission):
@@ -38,11 +38,11 @@ class StaffSessionsView(StoreView):
         return user
 
 
-class UserSessionsView(StaffSessionsView):
+class UserSessionsView(SessionListing, StaffSessionsView):
     """GET: a user's live sessions. DELETE: end them all (200 ``{"revoked": n}``)."""
 
     def get(self, request: Request, user_id: str) -> Response:
-        return Response(self.session_data(store.list_sessions(self.target(user_id))))
+        return self.listing(store.list_sessions(self.target(user_id)))
 
     def delete(self, request: Request, user_id: str) -> Response:
         revoked = store.revoke_all(self.target(user_id), reason=store.Reason.ADMIN, actor=request.user)

@@ -12,6 +12,7 @@ from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from . import credentials, store, tokens
@@ -52,6 +53,26 @@ class StoreView(APIView):
     def session_data(self, sessions: list[store.Session]) -> Any:
         current = getattr(self.request.auth, "id", None)
         return SessionSerializer(sessions, many=True, context={"current_session_id": current}).data
+
+
+class SessionListing(StoreView):
+    """A session listing honours DRF's ``DEFAULT_PAGINATION_CLASS`` as a
+    ``GenericAPIView``'s list does, over the store's bounded list (at most
+    ``MAX_SESSIONS_PER_USER``); without one it is the plain list."""
+
+    @property
+    def pagination_class(self) -> Any:
+        """Read at each request (and by drf-spectacular), so it follows the settings."""
+        return api_settings.DEFAULT_PAGINATION_CLASS
+
+    def listing(self, sessions: list[store.Session]) -> Response:
+        if self.pagination_class is not None:
+            paginator = self.pagination_class()
+            page = paginator.paginate_queryset(sessions, self.request, view=self)
+            if page is not None:  # None: a pagination class without a page size
+                response: Response = paginator.get_paginated_response(self.session_data(page))
+                return response
+        return Response(self.session_data(sessions))
 
 
 #: Login and revocation bodies are small; anything far larger is refused unread.
@@ -163,11 +184,11 @@ class LogoutOthersView(StoreView):
         return Response({"revoked": len(revoked)})
 
 
-class SessionListView(StoreView):
-    """GET: the caller's live sessions."""
+class SessionListView(SessionListing):
+    """GET: the caller's live sessions, most recently used first."""
 
     def get(self, request: Request) -> Response:
-        return Response(self.session_data(store.list_sessions(request.user.pk)))
+        return self.listing(store.list_sessions(request.user.pk))
 
 
 class SessionDetailView(StoreView):

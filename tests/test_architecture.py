@@ -44,6 +44,7 @@ FLOORS: dict[str, int] = {
     # The faces.
     "redistoken.authentication": 6,
     "redistoken.account_events": 6,
+    "redistoken.imported_keys": 6,
     "redistoken.admin": 6,
     "redistoken.deploy_checks": 6,
     "redistoken.middleware": 6,

@@ -2,6 +2,7 @@
 
 import io
 import json
+import time
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -154,3 +155,57 @@ def test_a_check_warns_when_drfs_class_comes_first(settings):
     assert [message.id for message in check_authentication_order()] == ["redistoken.W002"]
     settings.REST_FRAMEWORK = {"DEFAULT_AUTHENTICATION_CLASSES": [ours, drf]}
     assert check_authentication_order() == []
+
+
+@pytest.fixture
+def short_lived(settings, accept_drf):
+    """Sessions (and so the DRF aliases) that expire within a second."""
+    settings.REDISTOKEN = {**settings.REDISTOKEN, "IDLE_TIMEOUT": 1, "ABSOLUTE_LIFETIME": 1, "RENEW_INTERVAL": 0}
+    return accept_drf
+
+
+def alias_exists(key):
+    return bool(connection.get_client().exists(store.drf_alias_key(tokens.legacy_verifier(key))))
+
+
+@pytest.mark.parametrize("logout", ["/auth/logout/", "/auth/logout-all/"])
+def test_a_logged_out_imported_key_stays_dead_after_its_alias_expires(short_lived, drf_tokens, logout):
+    """DRF's class after ours (the documented transition) never gets the key back."""
+    user_id, key = next(iter(drf_tokens.items()))
+    other_user, other_key = list(drf_tokens.items())[1]
+    import_tokens()
+    assert whoami(key, "/transition/whoami/").json() == {"pk": user_id}
+    assert APIClient(HTTP_AUTHORIZATION=f"Token {key}").post(logout).status_code == 204
+    assert whoami(key, "/transition/whoami/").status_code == 401
+    assert not Token.objects.filter(key=key).exists()
+    time.sleep(1.2)
+    assert not alias_exists(key) and not alias_exists(other_key)  # both aliases expired
+    assert whoami(key, "/transition/whoami/").status_code == 401
+    assert whoami(other_key, "/transition/whoami/").json() == {"pk": other_user}  # DRF's own row, untouched
+
+
+def test_revoking_a_users_own_sessions_leaves_their_drf_row_alone(accept_drf, drf_tokens):
+    """Only the row the revoked session was imported from is deleted."""
+    user_id, key = next(iter(drf_tokens.items()))
+    import_tokens()
+    fresh = store.issue_token(user_id).token
+    assert APIClient(HTTP_AUTHORIZATION=f"Token {fresh}").post("/auth/logout/").status_code == 204
+    assert Token.objects.filter(key=key).exists()
+    assert whoami(key, "/transition/whoami/").json() == {"pk": user_id}
+    store.revoke_all(user_id, reason=store.Reason.ADMIN)
+    assert not Token.objects.filter(key=key).exists()
+
+
+def test_every_revocation_path_deletes_the_imported_row(accept_drf, drf_tokens):
+    """RFC 7009 revoke, staff revoke-all, a password change: the row goes each time."""
+    (first, first_key), (second, second_key), (third, third_key) = list(drf_tokens.items())[:3]
+    import_tokens()
+    assert APIClient().post("/auth/revoke/", {"token": first_key}, format="json").status_code == 200
+    store.revoke_all_for_users([second], reason=store.Reason.ADMIN)
+    user = User.objects.get(pk=third)
+    user.set_password("new")
+    user.save()
+    assert not Token.objects.filter(key__in=[first_key, second_key, third_key]).exists()
+    assert Token.objects.count() == len(drf_tokens) - 3
+    for key in (first_key, second_key, third_key):
+        assert whoami(key, "/transition/whoami/").status_code == 401

@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import keys, tokens
 from ..connection import get_client, text
-from ..settings import token_settings
+from ..settings import token_prefixes, token_settings
 from . import scripts
 from .errors import unavailable_as_error
 from .records import drf_alias_key, ms, user_id_of, user_key
@@ -94,18 +94,19 @@ def resolve_drf_token(raw: str) -> tokens.ParsedToken | None:
 def resolve_token(raw: str) -> tokens.ParsedToken | None:
     """The session a presented token names, decided in one place for every face.
 
-    A token with our prefix is parsed (no I/O; :class:`~redistoken.tokens.MalformedToken`
-    when it is not a valid one, or of format 1 with ``ACCEPT_UNKEYED_TOKENS``
-    off); with ``ACCEPT_DRF_TOKENS``, a DRF key is looked up among the
-    imported ones (one round trip). ``None``: not ours, or a DRF
-    key never imported, which another authentication class may still accept.
+    A token with our prefix (``TOKEN_PREFIX`` or one of ``TOKEN_PREFIX_FALLBACKS``)
+    is parsed (no I/O; :class:`~redistoken.tokens.MalformedToken` when it is not
+    a valid one, or of format 1 with ``ACCEPT_UNKEYED_TOKENS`` off); with
+    ``ACCEPT_DRF_TOKENS``, a DRF key is looked up among the imported ones (one
+    round trip). ``None``: a foreign prefix, or a DRF key never imported,
+    which another authentication class may still accept.
     """
-    prefix = token_settings.TOKEN_PREFIX
-    if tokens.owns(prefix, raw):
-        token = tokens.parse(prefix, raw)
-        if token.version == tokens.UNKEYED_VERSION and not token_settings.ACCEPT_UNKEYED_TOKENS:
-            raise tokens.MalformedToken("Unkeyed tokens are no longer accepted.")
-        return token
+    for prefix in token_prefixes():
+        if tokens.owns(prefix, raw):
+            token = tokens.parse(prefix, raw)
+            if token.version == tokens.UNKEYED_VERSION and not token_settings.ACCEPT_UNKEYED_TOKENS:
+                raise tokens.MalformedToken("Unkeyed tokens are no longer accepted.")
+            return token
     if token_settings.ACCEPT_DRF_TOKENS and tokens.DRF_KEY_RE.fullmatch(raw):
         return resolve_drf_token(raw)
     return None
