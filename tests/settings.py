@@ -12,4 +12,4 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast tes
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 REDISTOKEN: dict = {"EMBEDDED_STORE": True}  # tests run with DEBUG off
 LOGGING = {"version": 1, "disable_existing_loggers": False}
-INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework.authtoken"]  # noqa: F405  (the DRF import tests)
+INSTALLED_APPS = [*INSTALLED_APPS, "rest_framework.authtoken", "knox"]  # noqa: F405  (the DRF and knox migrations)

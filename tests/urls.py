@@ -1,7 +1,9 @@
 """Test URLs: the demo's, plus a view that only reads ``request.user.pk``, a
-password-change endpoint and a view authenticated as during a DRF migration."""
+password-change endpoint, views authenticated as during a migration from DRF
+tokens and from knox, and knox's own routes."""
 
-from django.urls import path
+from django.urls import include, path
+from knox.auth import TokenAuthentication as KnoxTokenAuthentication
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -30,9 +32,17 @@ class TransitionWhoAmI(WhoAmI):
     authentication_classes = [RedisTokenAuthentication, TokenAuthentication]
 
 
+class KnoxTransitionWhoAmI(WhoAmI):
+    """During a migration from knox (docs/migrating-knox.md): redistoken first."""
+
+    authentication_classes = [RedisTokenAuthentication, KnoxTokenAuthentication]
+
+
 urlpatterns = [
     *demo_urlpatterns,
     path("whoami/", WhoAmI.as_view()),
     path("change-password/", ChangePassword.as_view()),
     path("transition/whoami/", TransitionWhoAmI.as_view()),
+    path("knox-transition/whoami/", KnoxTransitionWhoAmI.as_view()),
+    path("knox/", include("knox.urls")),
 ]
