@@ -4,8 +4,10 @@
 Otherwise DRF's ``TokenAuthentication``, listed after ours during the
 migration, would accept the key again once its alias (``P drf:<verifier>``)
 expired. Connected in ``apps.ready()`` only when ``rest_framework.authtoken``
-is installed; each revocation costs one query by user (DRF keeps at most one
-key per user), and a delete only when the key is the revoked session's.
+is installed, and at work only while ``ACCEPT_DRF_TOKENS`` is on (the
+migration: imported sessions are reached only through it). Then each
+revocation costs one query by user (DRF keeps at most one key per user), and
+a delete only when the key is the revoked session's.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ from __future__ import annotations
 from typing import Any
 
 from . import signals, tokens
+from .settings import token_settings
 
 
 def delete_imported_row(sender: Any, user_id: str, session_id: str, **kwargs: Any) -> None:
     """``session_revoked`` receiver: delete the user's DRF row whose key the
     session was imported from (its id is derived from the key)."""
+    if not token_settings.ACCEPT_DRF_TOKENS:
+        return
     from rest_framework.authtoken.models import Token
 
     rows = Token.objects.filter(user_id=user_id)

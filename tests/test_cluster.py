@@ -8,7 +8,7 @@ import redis
 from redis.cluster import RedisCluster
 from rest_framework.test import APIClient
 
-from redistoken import connection, store, tokens
+from redistoken import connection, keys, store, tokens
 from redistoken.settings import problems, token_settings
 
 from .servers import RedisClusterServers
@@ -30,8 +30,8 @@ def test_primaries_are_every_cluster_primary_and_scan_finds_every_user(backend):
         store.issue_token(user_id)
     pattern = f"{token_settings.KEY_PREFIX}*"
     found: dict[str, list[bytes]] = {_owner(client): list(client.scan_iter(match=pattern)) for client in clients}
-    keys = [key.decode() for per_node in found.values() for key in per_node]
-    assert sorted(keys) == sorted({store.user_key(tokens.user_tag(user_id)) for user_id in users})
+    names = [key.decode() for per_node in found.values() for key in per_node]
+    assert sorted(names) == sorted({store.user_key(keys.current_tag(str(user_id))) for user_id in users})
     assert all(found.values()), "60 users spread over every primary"
 
 
