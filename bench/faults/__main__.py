@@ -104,6 +104,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="redistoken-faults-"))
     topology: Topology = TOPOLOGIES[args.topology]()
     gunicorn: subprocess.Popen[bytes] | None = None
+    clients: list[multiprocessing.Process] = []
     try:
         faults = topology.faults()
         if args.faults:
@@ -165,6 +166,9 @@ def main() -> int:
         print(app_log_summary((work / "gunicorn.log").read_text(errors="replace")))
         return 0 if report.ok else 1
     finally:
+        for client in clients:  # an interrupted run leaves no client behind
+            if client.is_alive():
+                client.terminate()
         if gunicorn is not None:
             gunicorn.terminate()
             gunicorn.wait(20)
