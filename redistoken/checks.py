@@ -8,7 +8,7 @@ from django.core.checks import CheckMessage, Error, Warning, register
 
 from . import client_address, local_cache
 from .connection import EMBEDDED_REFUSED, embedded_refused, is_embedded
-from .settings import check_hint, problems, token_prefixes, token_settings
+from .settings import check_hint, listing_pagination_class, problems, token_prefixes, token_settings
 
 
 @register("redistoken")
@@ -104,5 +104,26 @@ def check_knox_prefix(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
                 "Keep knox's own prefix (its default is none) and a different REDISTOKEN['TOKEN_PREFIX'].",
             ),
             id="redistoken.E003",
+        )
+    ]
+
+
+@register("redistoken")
+def check_listing_pagination(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """A ``CursorPagination`` default cannot page the session listings (a list,
+    not a queryset): they stay plain rather than fail."""
+    from rest_framework.settings import api_settings
+
+    if api_settings.DEFAULT_PAGINATION_CLASS is None or listing_pagination_class() is not None:
+        return []
+    return [
+        Warning(
+            "DEFAULT_PAGINATION_CLASS is a CursorPagination: redistoken's session listings stay unpaginated.",
+            hint=check_hint(
+                "redistoken.W004",
+                "Cursor pagination pages an ordered queryset; a listing holds at most MAX_SESSIONS_PER_USER "
+                "sessions. Use PageNumberPagination or LimitOffsetPagination to page it.",
+            ),
+            id="redistoken.W004",
         )
     ]

@@ -305,6 +305,17 @@ def token_prefixes() -> tuple[str, ...]:
     return (token_settings.TOKEN_PREFIX, *token_settings.TOKEN_PREFIX_FALLBACKS)
 
 
+def listing_pagination_class() -> Any:
+    """The pagination class of the session listings: DRF's
+    ``DEFAULT_PAGINATION_CLASS``, unless it is a ``CursorPagination``, which
+    pages only an ordered queryset (the listings stay plain; check W004)."""
+    from rest_framework.pagination import CursorPagination
+    from rest_framework.settings import api_settings
+
+    cls = api_settings.DEFAULT_PAGINATION_CLASS
+    return None if cls is not None and issubclass(cls, CursorPagination) else cls
+
+
 def cluster_url_problems(url: object) -> list[str]:
     """What redis-py's Cluster client refuses in a URL (it would say so only
     when it connects, as an error that looks like an outage)."""

@@ -12,7 +12,6 @@ from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from . import credentials, store, tokens
@@ -22,7 +21,7 @@ from .client_address import client_address
 from .exceptions import RequestTooLarge, ServiceUnavailable, printable, throttled
 from .parsers import BODY_PARSERS
 from .serializers import LoginSerializer, RevocationSerializer, SessionSerializer, TokenResponseSerializer
-from .settings import token_settings
+from .settings import listing_pagination_class, token_settings
 from .throttling import RevokeAddressThrottle
 
 
@@ -63,7 +62,7 @@ class SessionListing(StoreView):
     @property
     def pagination_class(self) -> Any:
         """Read at each request (and by drf-spectacular), so it follows the settings."""
-        return api_settings.DEFAULT_PAGINATION_CLASS
+        return listing_pagination_class()
 
     def listing(self, sessions: list[store.Session]) -> Response:
         if self.pagination_class is not None:

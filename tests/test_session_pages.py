@@ -7,15 +7,32 @@ import json
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from rest_framework.pagination import CursorPagination, LimitOffsetPagination, PageNumberPagination
 from rest_framework.test import APIClient
 
 from redistoken import store
+from redistoken.checks import check_listing_pagination
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("backend")]
 
 User = get_user_model()
-PAGE_NUMBER = "rest_framework.pagination.PageNumberPagination"
-LIMIT_OFFSET = "rest_framework.pagination.LimitOffsetPagination"
+PAGE_NUMBER = "tests.test_session_pages.PagesOfTwo"
+LIMIT_OFFSET = "tests.test_session_pages.LimitOfTwo"
+CURSOR = "tests.test_session_pages.CursorOfTwo"
+
+
+# DRF's classes read PAGE_SIZE once, when rest_framework.pagination is first
+# imported: subclasses fix the page size whatever ran first.
+class PagesOfTwo(PageNumberPagination):
+    page_size = 2
+
+
+class LimitOfTwo(LimitOffsetPagination):
+    default_limit = 2
+
+
+class CursorOfTwo(CursorPagination):
+    page_size = 2
 
 
 @pytest.fixture
@@ -30,8 +47,8 @@ def staff_token():
     return store.issue_token(user).token
 
 
-def paginate(settings, cls, page_size=2):
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_PAGINATION_CLASS": cls, "PAGE_SIZE": page_size}
+def paginate(settings, cls):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_PAGINATION_CLASS": cls}
 
 
 def sessions_of(user, count):
@@ -74,6 +91,18 @@ def test_limit_offset_pagination_and_the_current_flag(settings, alice):
     assert page["count"] == 4 and len(page["results"]) == 3
     everything = get(tokens[0], "/auth/sessions/?limit=4")["results"]
     assert [s["current"] for s in everything].count(True) == 1  # the caller's, marked on its page
+
+
+def test_cursor_pagination_leaves_the_listings_plain_and_the_check_says_so(settings, alice, staff_token):
+    assert check_listing_pagination() == []
+    paginate(settings, CURSOR)
+    tokens = sessions_of(alice, 3)
+    mine = get(tokens[0], "/auth/sessions/")  # CursorPagination would order_by() a list: a 500
+    assert [s["id"] for s in mine] == [s.id for s in store.list_sessions(alice)]
+    assert len(get(staff_token, f"/auth/users/{alice.pk}/sessions/")) == 3
+    assert [message.id for message in check_listing_pagination()] == ["redistoken.W004"]
+    paginate(settings, PAGE_NUMBER)
+    assert check_listing_pagination() == []
 
 
 def schema():
