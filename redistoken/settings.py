@@ -312,7 +312,7 @@ def listing_pagination_class() -> Any:
     from rest_framework.pagination import CursorPagination
     from rest_framework.settings import api_settings
 
-    cls = api_settings.DEFAULT_PAGINATION_CLASS
+    cls: Any = api_settings.DEFAULT_PAGINATION_CLASS  # imported: a class or None
     return None if cls is not None and issubclass(cls, CursorPagination) else cls
 
 
