@@ -8,7 +8,8 @@ service. A request that loads the user refuses such a session already
 it. This walks every live session (SCAN, a batch of user hashes at a time),
 loads the batch's users in batched queries, and revokes exactly the
 sessions scanned whose user is gone, inactive (any falsy ``is_active``) or
-no longer fits the session's credential fingerprint (:mod:`.credentials`).
+no longer fits the session's credential fingerprint: the rule a request
+applies (:func:`.users.refusal`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
-from . import credentials, store
+from . import store, users
 
 #: Why reconcile ends a session, in the order it is checked.
 REASONS = (store.Reason.DELETED, store.Reason.DEACTIVATED, store.Reason.CREDENTIAL_CHANGED)
@@ -65,7 +66,7 @@ def reconcile(*, batch_size: int = 500, dry_run: bool = False, progress: store.P
         report.users += len({session.user_id for session in batch})
         doomed: dict[store.Reason, list[store.Listed]] = {}
         for session in batch:
-            reason = verdict(accounts.get(session.user_id), session.credential)
+            reason = users.refusal(accounts.get(session.user_id), session.credential)
             if reason is not None:
                 doomed.setdefault(reason, []).append(session)
         for reason, sessions in doomed.items():
@@ -74,21 +75,9 @@ def reconcile(*, batch_size: int = 500, dry_run: bool = False, progress: store.P
     return report
 
 
-def verdict(user: Any, credential: str) -> store.Reason | None:
-    """Why a session of ``user`` (``None``: gone) with ``credential`` must end,
-    or ``None`` when it may stay: the rule :func:`.users.load_user` applies."""
-    if user is None:
-        return store.Reason.DELETED
-    if not getattr(user, "is_active", True):
-        return store.Reason.DEACTIVATED
-    if not credentials.matches(user, credential):
-        return store.Reason.CREDENTIAL_CHANGED
-    return None
-
-
 def _users(user_ids: Iterable[str], batch_size: int) -> dict[str, Any]:
     """The users with these stored ids, by stored id, in queries of at most
-    ``batch_size`` ids, loading only what the verdict reads. An id that is not
+    ``batch_size`` ids, loading only what :func:`.users.refusal` reads. An id that is not
     a valid key for the user model (from another model, say) is no user."""
     model = get_user_model()
     pk = model._meta.pk

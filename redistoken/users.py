@@ -41,23 +41,33 @@ def load_user(user_id: str, session_id: str = "", credential: str = "") -> Any:
     password changed through it keeps that session (see :mod:`.account_events`).
     """
     user = user_by_pk(user_id)
-    if user is None or not getattr(user, "is_active", True):
-        _end(user_id, session_id, credential)
-        raise TokenRefused("user_inactive")
-    if not credentials.matches(user, credential):
-        _end(user_id, session_id, credential)
-        raise TokenRefused("credential_changed")
+    reason = refusal(user, credential)
+    if reason is not None:
+        _end(user_id, session_id, credential, reason)
+        raise TokenRefused("credential_changed" if reason is store.Reason.CREDENTIAL_CHANGED else "user_inactive")
     if session_id:
         user.__dict__[SESSION_ATTRIBUTE] = session_id
     return user
 
 
-def _end(user_id: str, session_id: str, credential: str) -> None:
+def refusal(user: Any, credential: str) -> store.Reason | None:
+    """Why a session of ``user`` (``None``: gone) with ``credential`` must end,
+    or ``None`` when it may stay: one rule for requests and :mod:`.reconcile`."""
+    if user is None:
+        return store.Reason.DELETED
+    if not getattr(user, "is_active", True):
+        return store.Reason.DEACTIVATED
+    if not credentials.matches(user, credential):
+        return store.Reason.CREDENTIAL_CHANGED
+    return None
+
+
+def _end(user_id: str, session_id: str, credential: str, reason: store.Reason) -> None:
     """Revoke a session refused by the account (one with a fingerprint: a session
     issued without one keeps the old behaviour, refused but not revoked)."""
     if session_id and credential:
         try:
-            store.revoke_session(user_id, session_id, reason=store.Reason.CREDENTIAL_CHANGED)
+            store.revoke_session(user_id, session_id, reason=reason)
         except store.StoreUnavailable:
             pass  # the account refuses this session again on its next request
 
