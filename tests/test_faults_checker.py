@@ -165,3 +165,8 @@ def test_a_full_redis_refuses_logins_only():
         op("verify", 401, t0=300),
     ]
     assert violations(*history) == {checker.FULL_REDIS_REFUSED: 2}
+    # A 503 that took a socket timeout met a slow server, not the full one.
+    timed = [{**META, "socket_timeout": 0.5}, fault, op("login", t0=0), op("me", 503, t0=120, t1=120.6)]
+    fast = [*timed[:3], op("me", 503, t0=120, t1=120.1)]
+    assert not checker.check([*timed, op("verify", 401, t0=300)]).violations[checker.FULL_REDIS_REFUSED]
+    assert len(checker.check([*fast, op("verify", 401, t0=300)]).violations[checker.FULL_REDIS_REFUSED]) == 1

@@ -35,7 +35,8 @@ def test_every_declared_script_matches_its_header_comment():
     for script in declared:
         keys, argv = documented((scripts.LUA_DIR / f"{script.name}.lua").read_text())
         assert (script.numkeys, script.arity) == (keys, keys + argv)
-        assert keys == (4 if script is scripts.throttle else 1)  # one user hash, or the throttle's four keys
+        # one user hash (and revoke's receipt beside it), or the throttle's four keys
+        assert keys == {scripts.throttle: 4, scripts.revoke: 2}.get(script, 1)
 
 
 def test_a_declaration_that_disagrees_with_the_header_fails_when_declared(tmp_path):

@@ -50,6 +50,7 @@ REDISTOKEN = {
     "IDLE_TIMEOUT": 3600,
     "ABSOLUTE_LIFETIME": 7200,
     "RENEW_INTERVAL": 1,
+    "SOCKET_TIMEOUT": 0.25,  # the default, named: the checker reads it from META
     # The workload logs in from one address as fast as it can: no throttles.
     "LOGIN_FAILURES_PER_USER_AND_ADDRESS": None,
     "LOGIN_FAILURES_PER_ADDRESS": None,
@@ -66,7 +67,7 @@ LOGGING = {
     },
 }
 """
-META = {"idle_timeout": 3600.0, "absolute_lifetime": 7200.0, "renew_interval": 1.0}
+META = {"idle_timeout": 3600.0, "absolute_lifetime": 7200.0, "renew_interval": 1.0, "socket_timeout": 0.25}
 
 
 def app_log_summary(text: str) -> str:

@@ -15,7 +15,7 @@ from ..connection import get_client, is_cluster, primaries, text
 from ..settings import token_settings
 from . import scripts
 from .errors import unavailable_as_error
-from .records import Reason, glob_escape, is_ours, is_user_key, ms, user_key_glob
+from .records import Reason, glob_escape, is_ours, is_user_key, ms, receipt_key, user_key_glob
 from .sessions import announce_revoked, revoke_all
 
 Progress = Callable[[int], None]
@@ -74,7 +74,9 @@ def revoke_everything(
     done = revoked = 0
     for client, keys in _scan(user_key_glob(), batch_size):
         results = scripts.run_many(
-            client, scripts.revoke, [scripts.revoke.args(key, "", "hash", "", b"", b"", "") for key in keys]
+            client,
+            scripts.revoke,
+            [scripts.revoke.args(key, receipt_key(key), "", "hash", "", b"", b"", "") for key in keys],
         )
         for pairs in results:
             revoked += len(announce_revoked(list(pairs), reason, actor))

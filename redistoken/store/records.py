@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -93,6 +94,16 @@ def user_id_of(user: Any) -> str:
 def user_key(tag: str) -> str:
     """The hash holding every session of the users with this tag."""
     return f"{token_settings.KEY_PREFIX}{{{tag}}}"
+
+
+def receipt_key(user_hash: str) -> str:
+    """A new key for one revocation's receipt, beside ``user_hash`` (same slot).
+
+    ``revoke.lua`` keeps there, for 30 s, what it revoked: redis-py retries a
+    call after a timeout or a lost reply, when the first run may have done the
+    work, and the retry answers from the receipt instead of "nothing there"
+    (a 404 for a session the same request had ended)."""
+    return f"{user_hash}:receipt:{secrets.token_urlsafe(6)}"
 
 
 def is_ours(key: str, user_id: str) -> bool:

@@ -223,9 +223,10 @@ def sessions(user_hash: str, user_id: str, idle_ms: int, lifetime_ms: int, /) ->
     """One user's live sessions, pruning expired ones."""
 
 
-@lua(numkeys=1, durable=True)
+@lua(numkeys=2, durable=True)
 def revoke(
     user_hash: str,
+    receipt_key: str,
     user_id: str,
     mode: Mode,
     session_id: str,

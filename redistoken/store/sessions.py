@@ -19,6 +19,7 @@ from .records import (
     clip_bytes,
     ms,
     pack,
+    receipt_key,
     session_from,
     unpack_rest,
     user_id_of,
@@ -147,11 +148,13 @@ def _unkeyed_legacy(token: tokens.ParsedToken) -> str:
     return tokens.legacy_verifier(token.raw) if token.version == tokens.UNKEYED_VERSION else ""
 
 
-def _per_hash(user_id: str, script: scripts.Script[Any], *args: Any) -> list[Any]:
+def _per_hash(user_id: str, script: scripts.Script[Any], *args: Any, receipt: bool = False) -> list[Any]:
     """``script(hash, *args)`` on each hash the user's sessions may be in
     (:func:`redistoken.keys.user_tags`: one per signing key, and format 1's):
-    one pipelined round trip on a single server, one call per hash on Cluster."""
-    calls = [script.args(user_key(tag), *args) for tag in keys.user_tags(user_id)]
+    one pipelined round trip on a single server, one call per hash on Cluster.
+    With ``receipt``, a new receipt key beside each hash is the script's second key."""
+    hashes = [user_key(tag) for tag in keys.user_tags(user_id)]
+    calls = [script.args(h, *([receipt_key(h)] if receipt else []), *args) for h in hashes]
     if len(calls) == 1:
         return [script(*calls[0])]
     with unavailable_as_error():
@@ -176,7 +179,7 @@ def list_sessions(user: Any) -> list[Session]:
 
 def _revoke(user_id: str, mode: scripts.Mode, session_id: str = "") -> list[Any]:
     field = tokens.session_field(session_id) if session_id else b""
-    results = _per_hash(user_id, scripts.revoke, user_id, mode, session_id, b"", field, "")
+    results = _per_hash(user_id, scripts.revoke, user_id, mode, session_id, b"", field, "", receipt=True)
     return [item for result in results for item in result]
 
 
@@ -202,8 +205,16 @@ def revoke_other_sessions(
 def revoke_token(token: tokens.ParsedToken, *, reason: Reason = Reason.LOGOUT, actor: Any = None) -> bool:
     """End the session of a token, whoever owns it (RFC 7009 revocation)."""
     field = tokens.session_field(token.session_id)
+    user_hash = user_key(token.tag)
     revoked = scripts.revoke(
-        user_key(token.tag), "", "token", token.session_id, keys.verifiers(token), field, _unkeyed_legacy(token)
+        user_hash,
+        receipt_key(user_hash),
+        "",
+        "token",
+        token.session_id,
+        keys.verifiers(token),
+        field,
+        _unkeyed_legacy(token),
     )
     return bool(announce_revoked(list(revoked), reason, actor))
 

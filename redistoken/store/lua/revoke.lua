@@ -1,6 +1,10 @@
 -- Revoke sessions in one user's hash, in one atomic step.
 --
 -- KEYS[1]  the user's hash  {prefix}{tag}
+-- KEYS[2]  this call's receipt  {prefix}{tag}:receipt:<random>: a list of
+--          what the call revoked, kept 30 s, so that the same call run again
+--          (redis-py retries after a timeout or a lost reply, when the first
+--          run may have done the work) answers what the first run did
 -- ARGV[1]  the user id ('' for "token" and "hash"; several users may share
 --          a hash tag)
 -- ARGV[2]  what to revoke, named by its scope:
@@ -18,8 +22,11 @@
 -- Uses common.lua (prepended).
 --
 -- Returns {session field, user id, ...} for the sessions deleted (empty
--- when none matched), so that each revocation can be signalled and logged.
+-- when none matched), so that each revocation can be signalled and logged;
+-- run again with the same receipt, what the first run deleted.
 local key, mode, uid = KEYS[1], ARGV[2], ARGV[1]
+local receipt = redis.call('LRANGE', KEYS[2], 0, -1)
+if #receipt > 0 then return receipt end
 local sessions = all_sessions(key)
 local revoked = {}
 for _, s in ipairs(sessions) do
@@ -42,4 +49,13 @@ for _, s in ipairs(sessions) do
     end
 end
 if #sessions > 0 then tidy(key, #sessions - #revoked / 2) end
+-- The receipt is a write that may be refused (a full Redis): the revocation
+-- stands either way. Pushed in chunks (Lua's unpack has a stack limit).
+if #revoked > 0 then
+    local kept = true
+    for i = 1, #revoked, 1000 do
+        kept = kept and try_write('RPUSH', KEYS[2], unpack(revoked, i, math.min(i + 999, #revoked)))
+    end
+    if not (kept and try_write('PEXPIRE', KEYS[2], 30000)) then try_write('DEL', KEYS[2]) end
+end
 return revoked
