@@ -1,6 +1,7 @@
-"""A revocation run twice (redis-py retries a call after a timeout or a lost
-reply, when the first run may have done the work) answers what the first run
-did: its receipt, kept beside the user's hash (``revoke.lua``)."""
+"""A call run twice (redis-py retries after a timeout or a lost reply, when
+the first run may have done the work) answers what the first run did: a
+revocation from its receipt, kept beside the user's hash (``revoke.lua``); a
+login by leaving alone the session its first run issued (``issue.lua``)."""
 
 import pytest
 import redis
@@ -49,32 +50,39 @@ def test_the_same_call_run_again_answers_from_its_receipt(backend, alice):
     assert store.list_sessions(alice) == []
 
 
-@pytest.mark.parametrize("backend", ["redis"], indirect=True)
-def test_a_delete_whose_reply_was_lost_is_204_and_announced_once(backend, alice, revoked, monkeypatch):
-    caller = store.issue_token(alice, device="a")
-    store.issue_token(alice, device="b")
-    target_id = next(s.id for s in store.list_sessions(alice) if s.device == "b")
+def lose_the_reply_of(script, monkeypatch) -> list:
+    """Patch redis-py's connections so that the first reply to ``script``
+    (sent alone or pipelined) is read and then lost, as after a timeout: the
+    server ran it. Returns the packed sends of ``script``, as they happen."""
     sent, lost = [], []
     send, read = AbstractConnection.send_packed_command, AbstractConnection.read_response
-    sha = scripts.revoke.sha.encode()
+    sha = script.sha.encode()
 
     def send_packed_command(self, command, *args, **kwargs):
         packed = command if isinstance(command, bytes) else b"".join(command)
-        if sha in packed:  # the revocation (alone, or pipelined over the user's hashes)
+        if sha in packed:
             sent.append(packed)
         return send(self, command, *args, **kwargs)
 
     def read_response(self, *args, **kwargs):
         response = read(self, *args, **kwargs)
-        if len(sent) == 1 and not lost:  # the revocation ran; its reply never arrives
+        if len(sent) == 1 and not lost:
             lost.append(response)
             raise redis.exceptions.TimeoutError("reply lost (test)")
         return response
 
     monkeypatch.setattr(AbstractConnection, "send_packed_command", send_packed_command)
     monkeypatch.setattr(AbstractConnection, "read_response", read_response)
+    return sent
+
+
+@pytest.mark.parametrize("backend", ["redis"], indirect=True)
+def test_a_delete_whose_reply_was_lost_is_204_and_announced_once(backend, alice, revoked, monkeypatch):
+    caller = store.issue_token(alice, device="a")
+    store.issue_token(alice, device="b")
+    target_id = next(s.id for s in store.list_sessions(alice) if s.device == "b")
+    sent = lose_the_reply_of(scripts.revoke, monkeypatch)
     response = APIClient(HTTP_AUTHORIZATION=f"Token {caller.token}").delete(f"/auth/sessions/{target_id}/")
-    assert lost  # the first run's reply (the server had run it)
     if len(sent) == 1:  # a redis-py that does not retry a timeout: an outage, not a 404
         assert response.status_code == 503
         return
@@ -82,3 +90,18 @@ def test_a_delete_whose_reply_was_lost_is_204_and_announced_once(backend, alice,
     assert response.status_code == 204  # without the receipt: 404, for the session this request ended
     assert revoked == [target_id]
     assert [s.device for s in store.list_sessions(alice)] == ["a"]
+
+
+@pytest.mark.parametrize("backend", ["redis"], indirect=True)
+def test_a_login_whose_reply_was_lost_issues_one_working_session(backend, alice, monkeypatch):
+    store.issue_token(alice, device="phone")  # the login below replaces it
+    sent = lose_the_reply_of(scripts.issue, monkeypatch)
+    body = {"username": "alice", "password": "pw", "device": "phone"}
+    response = APIClient().post("/auth/login/", body, format="json")
+    if len(sent) == 1:
+        assert response.status_code == 503
+        return
+    assert len(sent) == 2 and response.status_code == 200
+    me = APIClient(HTTP_AUTHORIZATION=f"Token {response.json()['token']}").get("/api/me/")
+    assert me.status_code == 200  # the retry once replaced the session its first run had issued: a 401
+    assert len(store.list_sessions(alice)) == 1

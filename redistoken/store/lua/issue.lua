@@ -33,7 +33,10 @@ local cap, device = tonumber(ARGV[10]), ARGV[11]
 local sessions, slots = all_sessions(key)
 local mine, replaced, evicted, used, doomed = {}, {}, {}, {}, {}
 for _, s in ipairs(sessions) do
-    if ends_at(s, idle, lifetime) <= now then
+    if s.field == ARGV[1] then
+        -- This very call's first run (redis-py retries after a timeout or a
+        -- lost reply): rewritten below, never replaced, evicted or pruned.
+    elseif ends_at(s, idle, lifetime) <= now then
         table.insert(doomed, s)
     elseif s.uid == uid then
         if device ~= '' and device_of(s) == device then
