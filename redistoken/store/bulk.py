@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import redis
@@ -134,7 +135,8 @@ def scan_sessions(*, batch_size: int = 500, progress: Progress | None = None) ->
     (:func:`.records.is_ours`) are left out. ``progress`` gets the number of
     keys scanned so far."""
     for batch in _rosters(batch_size, progress):
-        yield [session for session in batch if is_ours(session.key, session.user_id)]
+        ours = cache(is_ours)  # about 10 µs, once per hash and user: a user's sessions share both
+        yield [session for session in batch if ours(session.key, session.user_id)]
 
 
 def foreign_sessions(*, max_keys: int = 1000) -> int:
@@ -143,7 +145,8 @@ def foreign_sessions(*, max_keys: int = 1000) -> int:
     shares this Redis database and ``KEY_PREFIX`` (check W016)."""
     found = scanned = 0
     for batch in _rosters(min(max_keys, 500)):
-        found += sum(1 for session in batch if not is_ours(session.key, session.user_id))
+        ours = cache(is_ours)
+        found += sum(1 for session in batch if not ours(session.key, session.user_id))
         scanned += len({session.key for session in batch})
         if scanned >= max_keys:
             break
