@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import redis
 
-from redistoken import connection
+from redistoken import connection, signals
 
 from . import servers
 
@@ -197,3 +197,16 @@ def _fresh_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def revocations() -> Iterator[list[tuple[str, str, Any]]]:
+    """Every ``session_revoked`` sent during the test: (user id, session id, reason)."""
+    seen: list[tuple[str, str, Any]] = []
+
+    def receiver(sender: Any, user_id: str, session_id: str, reason: Any, actor: Any, **kwargs: Any) -> None:
+        seen.append((user_id, session_id, reason))
+
+    signals.session_revoked.connect(receiver)
+    yield seen
+    signals.session_revoked.disconnect(receiver)

@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.db import transaction
 from rest_framework.test import APIClient
 
-from redistoken import signals, store
+from redistoken import store
 
 from .servers import free_port
 
@@ -30,18 +30,6 @@ def _urls(settings):
 @pytest.fixture
 def user():
     return get_user_model().objects.create_user("alice", password="correct horse")
-
-
-@pytest.fixture
-def revocations():
-    seen = []
-
-    def receiver(sender, user_id, session_id, reason, actor, **kwargs):
-        seen.append((user_id, session_id, reason))
-
-    signals.session_revoked.connect(receiver)
-    yield seen
-    signals.session_revoked.disconnect(receiver)
 
 
 def login(username="alice", password="correct horse", device=""):

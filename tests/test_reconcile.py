@@ -19,7 +19,7 @@ from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from redistoken import signals, store
+from redistoken import store
 from redistoken.settings import token_settings
 from redistoken.store import bulk
 from redistoken.store.records import glob_escape, user_key_glob
@@ -34,18 +34,6 @@ User = get_user_model()
 @pytest.fixture(autouse=True)
 def _urls(settings):
     settings.ROOT_URLCONF = "tests.urls"
-
-
-@pytest.fixture
-def revocations():
-    seen = []
-
-    def receiver(sender, user_id, session_id, reason, actor, **kwargs):
-        seen.append((user_id, session_id, reason))
-
-    signals.session_revoked.connect(receiver)
-    yield seen
-    signals.session_revoked.disconnect(receiver)
 
 
 def login(username, password="pw"):
