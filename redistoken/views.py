@@ -65,8 +65,9 @@ class SessionListing(StoreView):
         return listing_pagination_class()
 
     def listing(self, sessions: list[store.Session]) -> Response:
-        if self.pagination_class is not None:
-            paginator = self.pagination_class()
+        pagination_class = self.pagination_class  # a property: read once
+        if pagination_class is not None:
+            paginator = pagination_class()
             page = paginator.paginate_queryset(sessions, self.request, view=self)
             if page is not None:  # None: a pagination class without a page size
                 response: Response = paginator.get_paginated_response(self.session_data(page))
